@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Numeric code is compiled for the build machine's CPU (AVX-512 / AVX2+FMA): without a target CPU,
+// Swift's SIMD types fall back to per-lane libm calls and run 30-40x slower. A binary built here may not
+// run on an older CPU; rebuild on the machine that runs it (see README, "Building").
+let cpuFlags: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", "native"]),
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "TinyLoRA",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tinylora", targets: ["tinylora"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(name: "Numerics", dependencies: ["CBLAS"], swiftSettings: cpuFlags),
+        .target(name: "ModelFiles", dependencies: ["Numerics"], swiftSettings: cpuFlags),
+        .target(name: "Tokenizers", dependencies: ["ModelFiles"], swiftSettings: cpuFlags),
+        .target(name: "Transformer", dependencies: ["Numerics", "ModelFiles"], swiftSettings: cpuFlags),
+        .target(name: "Generation", dependencies: ["Transformer", "Tokenizers"], swiftSettings: cpuFlags),
+        .executableTarget(
+            name: "tinylora",
+            dependencies: [
+                "Numerics", "ModelFiles", "Tokenizers", "Transformer", "Generation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: cpuFlags
+        ),
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics"], swiftSettings: cpuFlags),
+        .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "ModelFiles", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Transformer", "Tokenizers"], swiftSettings: cpuFlags),
+    ],
+    swiftLanguageModes: [.v5]
+)

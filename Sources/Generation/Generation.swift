@@ -1,0 +1,1 @@
+// Generation: see ARCHITECTURE in README.

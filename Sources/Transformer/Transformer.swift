@@ -1,0 +1,1 @@
+// Transformer: see ARCHITECTURE in README.

@@ -1,0 +1,6 @@
+import XCTest
+import Generation
+
+final class GenerationSmokeTests: XCTestCase {
+    func testModuleLoads() {}
+}

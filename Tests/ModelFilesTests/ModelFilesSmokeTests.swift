@@ -1,0 +1,6 @@
+import XCTest
+import ModelFiles
+
+final class ModelFilesSmokeTests: XCTestCase {
+    func testModuleLoads() {}
+}

@@ -1,0 +1,6 @@
+import XCTest
+import Tokenizers
+
+final class TokenizersSmokeTests: XCTestCase {
+    func testModuleLoads() {}
+}
