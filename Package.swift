@@ -24,8 +24,13 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(name: "Numerics", dependencies: ["CBLAS"], swiftSettings: cpuFlags),
-        .target(name: "ModelFiles", dependencies: ["Numerics"], swiftSettings: cpuFlags),
+        .target(name: "ModelFiles", dependencies: ["Numerics", "CZlib"], swiftSettings: cpuFlags),
         .target(name: "Tokenizers", dependencies: ["ModelFiles"], swiftSettings: cpuFlags),
         .target(name: "Transformer", dependencies: ["Numerics", "ModelFiles"], swiftSettings: cpuFlags),
         .target(name: "Generation", dependencies: ["Transformer", "Tokenizers"], swiftSettings: cpuFlags),

@@ -1,1 +1,0 @@
-// Transformer: see ARCHITECTURE in README.
