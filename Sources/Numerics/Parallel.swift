@@ -3,8 +3,8 @@ import Dispatch
 /// A minimal parallel-for over `count` independent chunks of work.
 ///
 /// With `threads <= 1` or a single chunk the body runs inline on the caller's thread; otherwise the chunks are
-/// spread over `min(threads, count)` workers of `DispatchQueue.concurrentPerform`. Each worker takes a
-/// contiguous range of chunk indices, so neighbouring chunks (usually neighbouring memory) stay on one core.
+/// spread over `min(threads, count)` workers of `DispatchQueue.concurrentPerform`, worker `w` taking chunks
+/// `w, w + workers, w + 2·workers, ...` (so work that grows with the index, like causal attention, stays balanced).
 public enum Parallel {
     /// Calls `body(i)` exactly once for every `i` in `0 ..< count`.
     public static func forEach(count: Int, threads: Int, _ body: (Int) -> Void) {
@@ -16,9 +16,7 @@ public enum Parallel {
         }
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let start = count * w / workers
-                let end = count * (w + 1) / workers
-                for i in start ..< end { body(i) }
+                for i in stride(from: w, to: count, by: workers) { body(i) }
             }
         }
     }
