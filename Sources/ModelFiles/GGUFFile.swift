@@ -226,7 +226,9 @@ public final class GGUFFile: @unchecked Sendable {
     public func dequantize(_ info: GGUFTensorInfo) throws -> [Float] {
         let raw = rawData(info)
         return try [Float](unsafeUninitializedCapacity: info.elementCount) { buf, n in
-            try Dequantize.decode(info.type, raw, count: info.elementCount, into: buf.baseAddress!)
+            if info.elementCount > 0 {
+                try Dequantize.decodeParallel(info.type, raw, count: info.elementCount, into: buf.baseAddress!)
+            }
             n = info.elementCount
         }
     }
