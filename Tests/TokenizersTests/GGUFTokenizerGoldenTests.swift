@@ -1,0 +1,44 @@
+import Foundation
+import Tokenizers
+import XCTest
+
+/// Token ids on the committed corpus equal llama.cpp's (and transformers') for both models
+/// (Fixtures/tokenizer_golden.json, written by Fixtures/make_tokenizer_fixtures.py).
+final class GGUFTokenizerGoldenTests: XCTestCase {
+    func checkModel(_ model: String) throws {
+        let golden = try TestSupport.json("tokenizer_golden.json")
+        let corpus = try TestSupport.corpus()
+        XCTAssertGreaterThanOrEqual(corpus.count, 250)
+        let models = try XCTUnwrap(golden["models"] as? [String: Any])
+        let entry = try XCTUnwrap(models[model] as? [String: Any])
+        let expected = try XCTUnwrap(entry["ids"] as? [[Int]])
+        XCTAssertEqual(expected.count, corpus.count)
+        let tok = try TestSupport.tokenizer(model)
+        var failures = 0
+        for (text, want) in zip(corpus, expected) {
+            let got = tok.encode(text, parseSpecial: true)
+            if got != want {
+                failures += 1
+                if failures <= 15 {
+                    XCTFail("\(model): \(String(reflecting: text))\n got  \(got)\n want \(want)")
+                }
+            }
+        }
+        XCTAssertEqual(failures, 0, "\(model): \(failures) of \(corpus.count) strings differ")
+    }
+
+    func testSmolLMMatchesReference() throws { try checkModel("smollm2-135m") }
+    func testQwenMatchesReference() throws { try checkModel("qwen2.5-coder-0.5b") }
+
+    func testRoundTripDecode() throws {
+        let corpus = try TestSupport.corpus()
+        for model in ["smollm2-135m", "qwen2.5-coder-0.5b"] {
+            let tok = try TestSupport.tokenizer(model)
+            let missing = Set(tok.bytesWithoutToken)
+            for text in corpus where !text.utf8.contains(where: missing.contains) {
+                XCTAssertEqual(try tok.decode(tok.encode(text, parseSpecial: true)), text, "\(model): \(String(reflecting: text))")
+                XCTAssertEqual(try tok.decode(tok.encode(text)), text, "\(model): \(String(reflecting: text))")
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import Tokenizers
+import XCTest
+
+/// The tokenizer.json path: each model's tokenizer as transformers saves it (Fixtures/tokenizer_json/<name>/,
+/// vocabulary and merges stripped and put back here from the GGUF file) gives transformers' ids on the corpus
+/// (Fixtures/tokenizer_json_golden.json). The `-nfc` variant adds an NFC normalizer.
+final class HuggingFaceTokenizerTests: XCTestCase {
+    /// Writes a model directory with the full tokenizer.json (vocabulary and merges from the GGUF).
+    func makeDirectory(_ name: String, mergesAsPairs: Bool) throws -> String {
+        let gguf = try TestSupport.gguf(try XCTUnwrap(name.hasPrefix("qwen") ? "qwen2.5-coder-0.5b" : "smollm2-135m"))
+        let src = try TestSupport.fixture("tokenizer_json/\(name)")
+        var root = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(contentsOf: src.appendingPathComponent("tokenizer.json"))) as? [String: Any])
+        var model = try XCTUnwrap(root["model"] as? [String: Any])
+        let tokens = try XCTUnwrap(gguf.strings("tokenizer.ggml.tokens"))
+        var vocab: [String: Int] = [:]
+        for (i, t) in tokens.enumerated() { vocab[t] = i }
+        model["vocab"] = vocab
+        let merges = try XCTUnwrap(gguf.strings("tokenizer.ggml.merges"))
+        model["merges"] = mergesAsPairs ? merges.map { $0.split(separator: " ", maxSplits: 1).map(String.init) } : merges
+        root["model"] = model
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tok-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: root).write(to: dir.appendingPathComponent("tokenizer.json"))
+        for extra in ["tokenizer_config.json", "chat_template.jinja"] {
+            let from = src.appendingPathComponent(extra)
+            if FileManager.default.fileExists(atPath: from.path) {
+                try FileManager.default.copyItem(at: from, to: dir.appendingPathComponent(extra))
+            }
+        }
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir.path
+    }
+
+    func check(_ name: String) throws {
+        let golden = try XCTUnwrap(try TestSupport.json("tokenizer_json_golden.json")["models"] as? [String: Any])
+        let entry = try XCTUnwrap(golden[name] as? [String: Any])
+        let expected = try XCTUnwrap(entry["ids"] as? [[Int]])
+        let pairs = try XCTUnwrap(entry["merges_as_pairs"] as? Bool)
+        let corpus = try TestSupport.corpus()
+        XCTAssertEqual(expected.count, corpus.count)
+        // Both merge spellings load the same tokenizer.
+        for asPairs in [pairs, !pairs] {
+            let tok = try Tokenizer(huggingFaceDirectory: try makeDirectory(name, mergesAsPairs: asPairs))
+            var failures = 0
+            for (text, want) in zip(corpus, expected) {
+                let got = tok.encode(text, parseSpecial: true)
+                if got != want {
+                    failures += 1
+                    if failures <= 10 { XCTFail("\(name): \(String(reflecting: text))\n got  \(got)\n want \(want)") }
+                }
+            }
+            XCTAssertEqual(failures, 0, "\(name) (merges as pairs: \(asPairs)): \(failures) strings differ")
+        }
+    }
+
+    func testSmolLMTokenizerJSON() throws { try check("smollm2-135m") }
+    func testQwenTokenizerJSON() throws { try check("qwen2.5-coder-0.5b") }
+    func testQwenTokenizerJSONWithNFC() throws { try check("qwen2.5-coder-0.5b-nfc") }
+
+    func testSpecialIdsAndTemplateFromConfig() throws {
+        let tok = try Tokenizer(huggingFaceDirectory: try makeDirectory("qwen2.5-coder-0.5b", mergesAsPairs: true))
+        let gguf = try TestSupport.tokenizer("qwen2.5-coder-0.5b")
+        XCTAssertEqual(tok.eosTokenId, gguf.eosTokenId)
+        XCTAssertEqual(tok.bosTokenId, gguf.bosTokenId)
+        // llama.cpp adds FIM and "</s>" ids to its end-of-generation set; the tokenizer.json path keeps EOS and
+        // the chat end markers.
+        XCTAssertEqual(tok.endOfTurnIds, [tok.tokenToId("<|im_end|>")!, tok.tokenToId("<|endoftext|>")!])
+        XCTAssertTrue(tok.endOfTurnIds.isSubset(of: gguf.endOfTurnIds))
+        XCTAssertEqual(tok.vocabularySize, gguf.vocabularySize)
+        XCTAssertEqual(tok.chatTemplate, gguf.chatTemplate)
+    }
+}
