@@ -43,9 +43,10 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let location = try modelOptions.location()
+        let opened = try modelOptions.open()
+        let location = opened.location
         let loadStart = now()
-        let model = try modelOptions.loadTransformer(location)
+        let model = try opened.transformer()
         let loadSeconds = now() - loadStart
         guard promptTokens + newTokens <= model.contextLength else {
             throw CLIError("--prompt-tokens + --new-tokens = \(promptTokens + newTokens) exceeds the model's context of \(model.contextLength)")

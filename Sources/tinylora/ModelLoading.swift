@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import ModelFiles
+import Tokenizers
 import Transformer
 
-/// `--model` and `--threads`, shared by the commands that run a model.
+/// `--model` and `--threads`, shared by the commands that load a model.
 struct ModelOptions: ParsableArguments {
     @Option(help: "A built-in model name (smollm2-135m, qwen2.5-coder-0.5b; fetched on first use), a .gguf path or a Hugging Face model directory.")
     var model: String
@@ -17,15 +18,30 @@ struct ModelOptions: ParsableArguments {
 
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
-    func location() throws -> ModelLocation { try resolveModel(model) }
+    /// Resolves --model (fetching a built-in model on first use) and opens it.
+    func open() throws -> OpenedModel { try OpenedModel(location: resolveModel(model), threads: threadCount) }
+}
 
-    /// Loads the transformer (weights dequantized to fp32).
-    func loadTransformer(_ location: ModelLocation) throws -> TransformerModel {
-        switch location {
-        case .gguf(let path):
-            return try TransformerModel.load(ggufPath: path, threads: threadCount)
-        case .huggingFaceDirectory(let path):
-            throw CLIError("\(path): running Hugging Face directories is not supported yet (use a .gguf file)")
-        }
+/// A resolved model whose GGUF header (if any) is parsed once and shared by the tokenizer and the engine.
+struct OpenedModel {
+    let location: ModelLocation
+    let threads: Int
+    let gguf: GGUFFile?
+
+    init(location: ModelLocation, threads: Int) throws {
+        self.location = location
+        self.threads = threads
+        if case .gguf(let path) = location { gguf = try GGUFFile(path: path) } else { gguf = nil }
+    }
+
+    func tokenizer() throws -> Tokenizer {
+        if let gguf { return try Tokenizer(gguf: gguf) }
+        return try Tokenizer(huggingFaceDirectory: location.path)
+    }
+
+    /// The transformer, every weight dequantized to fp32.
+    func transformer() throws -> TransformerModel {
+        if let gguf { return try TransformerModel.load(gguf: gguf, threads: threads) }
+        throw CLIError("\(location.path): running Hugging Face directories is not supported yet (use a .gguf file)")
     }
 }

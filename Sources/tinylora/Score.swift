@@ -18,6 +18,9 @@ struct Score: ParsableCommand {
     @Option(help: "Comma-separated token ids, used as they are.")
     var ids: String?
 
+    @Flag(help: "With --messages: end the rendered chat with the assistant's turn header.")
+    var addGenerationPrompt = false
+
     @Option(help: "Logits printed per position.")
     var topK = 10
 
@@ -31,7 +34,7 @@ struct Score: ParsableCommand {
         guard prompt.givenCount + (ids == nil ? 0 : 1) == 1 else {
             throw ValidationError("give exactly one of --text, --text-file, --messages, --ids")
         }
-        if prompt.addGenerationPrompt && prompt.messages == nil {
+        if addGenerationPrompt && prompt.messages == nil {
             throw ValidationError("--add-generation-prompt needs --messages")
         }
         guard topK >= 1 else { throw ValidationError("--top-k must be >= 1") }
@@ -39,19 +42,17 @@ struct Score: ParsableCommand {
     }
 
     func run() throws {
-        let location = try modelOptions.location()
-        let tokens: [Int]
-        if let ids {
-            tokens = try parseIDs(ids)
-        } else {
-            tokens = try PromptTokens.encode(prompt, location: location).ids
-        }
+        // Input first (bad input fails before a model is loaded), then the model.
+        let idsGiven = try ids.map(parseIDs)
+        let input = idsGiven == nil ? try prompt.read() : nil
+        let opened = try modelOptions.open()
+        let tokens = try idsGiven ?? input!.encode(with: opened.tokenizer(), addGenerationPrompt: addGenerationPrompt).ids
         guard !tokens.isEmpty else { throw CLIError("the input has no tokens") }
         let count = last == 0 ? tokens.count : last
         guard count <= tokens.count else {
             throw CLIError("--last \(last) exceeds the \(tokens.count) tokens of the input")
         }
-        let model = try modelOptions.loadTransformer(location)
+        let model = try opened.transformer()
         if let bad = tokens.first(where: { $0 >= model.vocabularySize }) {
             throw CLIError("token id \(bad) is outside the vocabulary (0..<\(model.vocabularySize))")
         }
