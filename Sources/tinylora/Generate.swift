@@ -136,7 +136,8 @@ final class TextStreamer {
     }
 
     func add(_ token: GeneratedToken) {
-        if token.finishReason == .stopToken { return }
+        // The end-of-turn token is not text; the token completing a stop string is left to `finish`.
+        if token.finishReason == .stopToken || token.finishReason == .stopString { return }
         pending.append(contentsOf: (try? decoder.add(token.tokenId)) ?? "")
         if pending.count > holdBack {
             let ready = String(pending.prefix(pending.count - holdBack))
