@@ -241,6 +241,20 @@ public final class GGUFFile: @unchecked Sendable {
         }
     }
 
+    /// Decodes rows `rows` of a tensor into `dst` (`rows.count * dims[0]` floats). A row is `dims[0]` contiguous
+    /// elements (one embedding vector, or one output unit's weights); rows are numbered over all outer dims.
+    public func dequantizeRows(_ info: GGUFTensorInfo, _ rows: Range<Int>, into dst: UnsafeMutablePointer<Float>) throws {
+        let rowLength = info.dims[0]
+        let rowCount = rowLength == 0 ? 0 : info.elementCount / rowLength
+        guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
+            throw ModelFileError("\(path): rows \(rows) out of range for tensor \(info.name) with \(rowCount) rows")
+        }
+        guard let rowBytes = info.type.byteCount(elements: rowLength), !rows.isEmpty else { return }
+        let raw = rawData(info)
+        let slice = UnsafeRawBufferPointer(rebasing: raw[rows.lowerBound * rowBytes ..< rows.upperBound * rowBytes])
+        try Dequantize.decodeParallel(info.type, slice, count: rows.count * rowLength, into: dst)
+    }
+
     // MARK: metadata accessors
 
     public func string(_ key: String) -> String? { metadata[key]?.string }
