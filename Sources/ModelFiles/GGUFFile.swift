@@ -129,10 +129,10 @@ public final class GGUFFile: @unchecked Sendable {
         let kvCount = try r.read(UInt64.self, "metadata count")
         // Each key/value needs at least 8 (key length) + 4 (type) bytes, each tensor info at least 8+4+4+8.
         guard kvCount <= UInt64(r.remaining / 12) else {
-            throw r.error("metadata count \(kvCount) is larger than the file could hold")
+            throw r.error("metadata count \(kvCount) is larger than the file could hold; the file is truncated or corrupt")
         }
         guard tensorCount <= UInt64(r.remaining / 24) else {
-            throw r.error("tensor count \(tensorCount) is larger than the file could hold")
+            throw r.error("tensor count \(tensorCount) is larger than the file could hold; the file is truncated or corrupt")
         }
 
         var metadata: [String: GGUFValue] = [:]
@@ -241,6 +241,20 @@ public final class GGUFFile: @unchecked Sendable {
         }
     }
 
+    /// Decodes rows `rows` of a tensor into `dst` (`rows.count * dims[0]` floats). A row is `dims[0]` contiguous
+    /// elements (one embedding vector, or one output unit's weights); rows are numbered over all outer dims.
+    public func dequantizeRows(_ info: GGUFTensorInfo, _ rows: Range<Int>, into dst: UnsafeMutablePointer<Float>) throws {
+        let rowLength = info.dims[0]
+        let rowCount = rowLength == 0 ? 0 : info.elementCount / rowLength
+        guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
+            throw ModelFileError("\(path): rows \(rows) out of range for tensor \(info.name) with \(rowCount) rows")
+        }
+        guard let rowBytes = info.type.byteCount(elements: rowLength), !rows.isEmpty else { return }
+        let raw = rawData(info)
+        let slice = UnsafeRawBufferPointer(rebasing: raw[rows.lowerBound * rowBytes ..< rows.upperBound * rowBytes])
+        try Dequantize.decodeParallel(info.type, slice, count: rows.count * rowLength, into: dst)
+    }
+
     // MARK: metadata accessors
 
     public func string(_ key: String) -> String? { metadata[key]?.string }
@@ -293,7 +307,7 @@ public final class GGUFFile: @unchecked Sendable {
                 throw r.error("\(key): array length \(count) is absurd (limit \(maxArrayLength))")
             }
             guard count <= UInt64(r.remaining / minSize) else {
-                throw r.error("\(key): array length \(count) is larger than the file could hold")
+                throw r.error("\(key): array length \(count) is larger than the file could hold; the file is truncated or corrupt")
             }
             var items: [GGUFValue] = []
             items.reserveCapacity(Int(count))
