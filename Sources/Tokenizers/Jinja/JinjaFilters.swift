@@ -175,7 +175,7 @@ extension JinjaBuiltins {
             if let p = arg(0, "precision"), case .int(let n) = p { precision = n }
             let method = arg(1, "method")?.pythonString ?? "common"
             let scale = pow(10.0, Double(precision))
-            let rule: FloatingPointRoundingRule = method == "ceil" ? .up : method == "floor" ? .down : .toNearestOrAwayFromZero
+            let rule: FloatingPointRoundingRule = method == "ceil" ? .up : method == "floor" ? .down : .toNearestOrEven
             return .double((d * scale).rounded(rule) / scale)
         case "replace":
             guard let old = arg(0, "old"), let new = arg(1, "new") else { throw err("needs old and new strings") }

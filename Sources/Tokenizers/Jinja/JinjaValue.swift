@@ -178,3 +178,24 @@ extension JinjaValue {
 }
 
 import Foundation
+
+extension JinjaValue {
+    /// Converts a value from `JSONSerialization` (dictionaries keep their keys sorted, as JSON objects have no
+    /// order there) into a template value.
+    public static func fromJSON(_ any: Any?) -> JinjaValue {
+        switch any {
+        case nil, is NSNull: return .none
+        case let b as Bool where type(of: any!) == Bool.self: return .bool(b)
+        case let s as String: return .string(s)
+        case let n as NSNumber:
+            if String(cString: n.objCType) == "c" || String(cString: n.objCType) == "B" { return .bool(n.boolValue) }
+            if let i = Int(exactly: n.doubleValue), !String(cString: n.objCType).contains(where: { "fd".contains($0) }) {
+                return .int(i)
+            }
+            return .double(n.doubleValue)
+        case let a as [Any]: return .array(a.map { fromJSON($0) })
+        case let d as [String: Any]: return .dict(JinjaDict(d.keys.sorted().map { ($0, fromJSON(d[$0])) }))
+        default: return .string("\(any!)")
+        }
+    }
+}

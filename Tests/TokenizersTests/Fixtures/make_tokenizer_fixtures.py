@@ -16,13 +16,14 @@ Outputs
 - chat_golden.json: apply_chat_template(tokenize=False) with each model's own template, and the ids of the
   rendered text; plus extra templates exercising more of Jinja, rendered by transformers' Jinja environment.
 """
-import copy
+import copy  # noqa: I001
 import json
 import os
 import shutil
 import sys
 import tempfile
 
+sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from tokenizer_corpus import corpus  # noqa: E402
@@ -165,13 +166,84 @@ EXTRA_TEMPLATES = {
 }
 
 
+# Small templates for Jinja details (whitespace control, loops, filters, literals, errors), rendered by
+# transformers' own Jinja environment with JINJA_CONTEXT.
+JINJA_CONTEXT = {
+    "x": True, "name": "World", "n": 7, "items": [3, 1, 2], "text": "  Mixed Case text  ",
+    "messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"},
+                 {"role": "assistant", "content": "hello"}, {"role": "user", "content": "bye"}],
+}
+JINJA_CASES = [
+    "{% if true %}\n  yes\n{% endif %}\nend",
+    "  {% if x %}\n    a\n  {% endif %}\n",
+    "{{- ' a ' -}}  {{ 'b' }}  \n",
+    "   {%+ if true %}x{% endif %}",
+    "a {# c #} b\n  {#- c -#}  d\n  {# only #}\ne",
+    "{% for i in range(3) %}{{ loop.index }}{% if not loop.last %},{% endif %}{% endfor %}",
+    "{% for i in range(1, 10, 3) %}{{ i }}/{{ loop.revindex }}/{{ loop.length }} {% endfor %}",
+    "{% for x in [] %}{{ x }}{% else %}empty{% endfor %}",
+    "{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if i > 4 %}{% break %}{% endif %}{{ i }}{% endfor %}",
+    "{% set v %}hello {{ name }}{% endset %}[{{ v | upper }}]",
+    "{% macro m(a, b='B') %}<{{ a }}|{{ b }}>{% endmacro %}{{ m(1) }}{{ m(2, b=3) }}{{ m('z', 'y') }}",
+    "{{ {'a': [1, 2.5, none, true], 'b': 'x\"y\\n', 'c': '\u00e9\u4e2d'} | tojson }}",
+    "{{ [1, {'k': 'v', 'e': []}] | tojson(indent=2) }}",
+    "{{ messages[1] | tojson }}",
+    "{{ ['a', \"b'c\", 'd\\n', 1, 2.0, none, true] }} {{ {'k': [1]} }}",
+    "{{ 1 / 3 }} {{ 10 / 4 }} {{ 2 ** 10 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 1e3 }} {{ 0.1 + 0.2 }} {{ 4 / 2 }} {{ 2.5 * 2 }}",
+    "{{ 'a' if x else 'b' }}|{{ 'c' if not x }}|{{ 'd' if x }}",
+    "{{ x is defined }}{{ y is defined }}{{ none is none }}{{ 4 is divisibleby 2 }}{{ 'a' is string }}{{ 1 is number }}{{ x is not none }}",
+    "line\n",
+    "{{ messages | selectattr('role', 'equalto', 'user') | map(attribute='content') | join('|') }}",
+    "{% raw %}{{ not rendered }} {% if %}{% endraw %}after",
+    "{% for a in [1, 2] %}{% set outer = loop.index %}{% for b in 'xy' %}{{ outer }}{{ b }}{{ loop.index0 }} {% endfor %}{% endfor %}",
+    "{{ '  a b  '.split() }}{{ 'a,b,,c'.split(',') }}{{ 'a,b,c'.split(',', 1) }}{{ 'Hello'.replace('l', 'L', 1) }}{{ 'abc'.find('c') }}{{ ' x '.rstrip() }}|",
+    "{% set d = {'k': 1, 'j': 'two'} %}{{ d.get('k') }}{{ d.get('z', 'no') }}{{ 'k' in d }}{% for k, v in d.items() %}{{ k }}{{ v }}{% endfor %}{{ d | length }}",
+    "{{ 'n=' ~ n ~ '!' }} {{ '-' * 5 }} {{ n * 2 + 1 }} {{ (n - 10) | abs }} {{ n > 5 and n < 10 }} {{ not x or n }}",
+    "  {{ 'x' }}\n  {{ 'y' }}",
+    "{% if true -%}\n\n  a  \n{%- endif %}",
+    "\n{% for m in messages %}\n  {{ m.role }}\n{% endfor %}\n",
+    "{% set ns = namespace(count=0, seen=[]) %}{% for m in messages %}{% if m.role == 'user' %}{% set ns.count = ns.count + 1 %}{% set ns.seen = ns.seen + [m.content] %}{% endif %}{% endfor %}{{ ns.count }} {{ ns.seen }}",
+    "{{ 1 < 2 < 3 }}{{ 3 > 2 > 2 }}{{ 1 == 1.0 }}{{ 'a' < 'b' }}{{ [1, 2] == [1, 2] }}",
+    "{{ 'hello world' | title }} {{ items | sort(reverse=true) }} {{ 'a b c' | wordcount }} [{{ 'abc' | center(7) }}] {{ 'x\ny' | indent(2, true) }}",
+    "{{ text | trim | lower }}|{{ text.strip().upper() }}|{{ text | length }}|{{ items | first }}{{ items | last }}{{ items | min }}{{ items | max }}{{ items | sum }}",
+    "{{ messages[-1].content }} {{ messages[1:3] | map(attribute='role') | list }} {{ messages[::2] | length }} {{ 'abcdef'[1:-1] }} {{ 'abcdef'[::-2] }}",
+    "{% for m in messages if m.role != 'system' %}{{ loop.index }}:{{ m.content }}{{ ';' if not loop.last }}{% endfor %}",
+    "{% if n == 1 %}one{% elif n == 7 %}seven{% else %}other{% endif %}",
+    "{%- for m in messages -%}\n    {{ m.role[0] | upper }}\n{%- endfor -%}\n",
+    "{{ 'a' 'b' }} {{ \"q\" + 'r' }} {{ '\\t' | length }} {{ none | default('d') }} {{ undefined_name | default('u') }}",
+    "{{ items | join(', ') }} {{ items | reverse | list }} {{ [1, 2, 2, 3] | unique | list }} {{ items | map('string') | join }}",
+    "{{ range(3) | select('odd') | list }} {{ range(5) | reject('even') | list }} {{ messages | rejectattr('role', 'equalto', 'user') | list | length }}",
+    "{{ '%d items' | replace('%d', n | string) }} {{ n | float }} {{ '3' | int + 1 }} {{ 3.7 | int }} {{ 2.5 | round }} {{ 2.567 | round(2) }}",
+    "{{ raise_exception('custom failure') }}",
+    "{% if x %}unclosed",
+    "{{ x + }}",
+    "{% endfor %}",
+    "{{ 'unclosed }}",
+    "{% frobnicate %}",
+    "{{ undefined_thing.attr }}",
+    "{{ x | no_such_filter }}",
+]
+
+
+def render_jinja_cases():
+    from transformers.utils.chat_template_utils import _compile_jinja_template
+    out = []
+    for tpl in JINJA_CASES:
+        try:
+            out.append({"template": tpl, "text": _compile_jinja_template(tpl).render(**JINJA_CONTEXT)})
+        except Exception as e:  # syntax errors, undefined errors, raise_exception
+            out.append({"template": tpl, "error": type(e).__name__ + ": " + str(e)})
+    return out
+
+
 def main():
     texts = corpus()
     # Also as UTF-8 hex: some JSON readers (Foundation's) drop a U+FEFF inside strings.
     golden = {"source": {}, "corpus": texts, "corpus_utf8_hex": [t.encode("utf-8").hex() for t in texts],
               "models": {}}
     tj_golden = {"models": {}}
-    chat_golden = {"chats": CHATS, "models": {}, "extra_templates": {}}
+    chat_golden = {"chats": CHATS, "models": {}, "extra_templates": {},
+                   "jinja_context": JINJA_CONTEXT, "jinja_cases": render_jinja_cases()}
     tj_root = os.path.join(HERE, "tokenizer_json")
     shutil.rmtree(tj_root, ignore_errors=True)
     have_llama_cpp = False

@@ -1,0 +1,54 @@
+import Foundation
+import Tokenizers
+import XCTest
+
+/// Small templates on Jinja details (whitespace control, trim/lstrip blocks, loops, filters, literals and
+/// errors), each rendered by transformers' own Jinja environment (Fixtures/chat_golden.json "jinja_cases").
+final class JinjaCasesTests: XCTestCase {
+    func testCasesMatchTransformersJinja() throws {
+        let golden = try TestSupport.json("chat_golden.json")
+        let context = try XCTUnwrap(golden["jinja_context"] as? [String: Any])
+        var globals: [String: JinjaValue] = [:]
+        for (k, v) in context { globals[k] = JinjaValue.fromJSON(v) }
+        // Message dicts must keep role before content, as Python's do.
+        if let messages = context["messages"] as? [[String: String]] {
+            globals["messages"] = .array(messages.map {
+                .dict(JinjaDict([("role", .string($0["role"]!)), ("content", .string($0["content"]!))]))
+            })
+        }
+        let cases = try XCTUnwrap(golden["jinja_cases"] as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(cases.count, 40)
+        for c in cases {
+            let source = try XCTUnwrap(c["template"] as? String)
+            if let want = c["text"] as? String {
+                do {
+                    let got = try ChatTemplate(source).render(globals: globals)
+                    XCTAssertEqual(got, want, "template \(String(reflecting: source))")
+                } catch {
+                    XCTFail("template \(String(reflecting: source)) threw \(error)")
+                }
+            } else {
+                XCTAssertThrowsError(try ChatTemplate(source).render(globals: globals), "template \(String(reflecting: source)) should fail") { error in
+                    let message = "\(error)"
+                    XCTAssertTrue(message.contains("chat template"), "error should say where it comes from: \(message)")
+                }
+            }
+        }
+    }
+
+    func testSyntaxErrorNamesTheLine() {
+        XCTAssertThrowsError(try ChatTemplate("line one\n{{ 'ok' }}\n{% if x %}\n{{ a + }}\n{% endif %}")) { error in
+            XCTAssertTrue("\(error)".contains("line 4"), "\(error)")
+        }
+        XCTAssertThrowsError(try ChatTemplate("{% for x in y %}never closed")) { error in
+            XCTAssertTrue("\(error)".contains("endfor"), "\(error)")
+        }
+    }
+
+    func testRaiseExceptionCarriesTheMessage() throws {
+        let t = try ChatTemplate("{{ raise_exception('Roles must alternate') }}")
+        XCTAssertThrowsError(try t.render(messages: [], addGenerationPrompt: false)) { error in
+            XCTAssertTrue("\(error)".contains("Roles must alternate"), "\(error)")
+        }
+    }
+}
