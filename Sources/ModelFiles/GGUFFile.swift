@@ -129,10 +129,10 @@ public final class GGUFFile: @unchecked Sendable {
         let kvCount = try r.read(UInt64.self, "metadata count")
         // Each key/value needs at least 8 (key length) + 4 (type) bytes, each tensor info at least 8+4+4+8.
         guard kvCount <= UInt64(r.remaining / 12) else {
-            throw r.error("metadata count \(kvCount) is larger than the file could hold")
+            throw r.error("metadata count \(kvCount) is larger than the file could hold; the file is truncated or corrupt")
         }
         guard tensorCount <= UInt64(r.remaining / 24) else {
-            throw r.error("tensor count \(tensorCount) is larger than the file could hold")
+            throw r.error("tensor count \(tensorCount) is larger than the file could hold; the file is truncated or corrupt")
         }
 
         var metadata: [String: GGUFValue] = [:]
@@ -293,7 +293,7 @@ public final class GGUFFile: @unchecked Sendable {
                 throw r.error("\(key): array length \(count) is absurd (limit \(maxArrayLength))")
             }
             guard count <= UInt64(r.remaining / minSize) else {
-                throw r.error("\(key): array length \(count) is larger than the file could hold")
+                throw r.error("\(key): array length \(count) is larger than the file could hold; the file is truncated or corrupt")
             }
             var items: [GGUFValue] = []
             items.reserveCapacity(Int(count))

@@ -51,7 +51,8 @@ public struct GGUFWriter {
 
     /// Adds a tensor from fp32 values, encoded as `type` (F32, F16, BF16 or Q8_0).
     public mutating func addTensor(name: String, dims: [Int], values: [Float], as type: GGMLType) throws {
-        let count = dims.reduce(1, *)
+        let bytes = try checkTensor(name: name, dims: dims, type: type)
+        let count = bytes / type.typeSize * type.blockSize
         guard values.count == count else {
             throw ModelFileError("tensor \(name): \(values.count) values given for dims \(dims) (\(count) elements)")
         }
