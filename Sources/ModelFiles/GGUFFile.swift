@@ -99,6 +99,8 @@ public final class GGUFFile: @unchecked Sendable {
     /// Limits that keep a hostile header from causing huge allocations or endless loops.
     static let maxStringBytes = 1 << 26
     static let maxDims = 4
+    /// Longest metadata array accepted (vocabularies have ~10^5 entries).
+    static let maxArrayLength = 1 << 24
 
     public convenience init(path: String) throws {
         try self.init(file: MappedFile(path: path))
@@ -183,8 +185,8 @@ public final class GGUFFile: @unchecked Sendable {
                 throw r.error("tensor \(name) has unknown ggml type \(rawType)")
             }
             let offset = try r.read(UInt64.self, "offset of \(name)")
-            guard let byteCount = type.byteCount(elements: elements) else {
-                throw r.error("tensor \(name): \(elements) elements is not a whole number of \(type.name) blocks")
+            guard dims[0] % type.blockSize == 0, let byteCount = type.byteCount(elements: elements) else {
+                throw r.error("tensor \(name): innermost dimension \(dims[0]) is not a multiple of the \(type.name) block size \(type.blockSize)")
             }
             guard offset <= UInt64(Int.max / 2), Int(offset) % alignment == 0 else {
                 throw r.error("tensor \(name) has a misaligned or absurd offset \(offset)")
@@ -196,12 +198,18 @@ public final class GGUFFile: @unchecked Sendable {
         }
         let dataOffset = (r.offset + alignment - 1) / alignment * alignment
         self.dataOffset = dataOffset
+        let dataSize = file.count - min(dataOffset, file.count)
         for t in infos {
-            let end = dataOffset + t.offset + t.byteCount
-            guard end <= file.count else {
+            // offset <= Int.max / 2 and byteCount <= file-derived bounds are checked without overflow.
+            guard t.offset <= dataSize, t.byteCount <= dataSize - t.offset else {
                 throw ModelFileError(
-                    "\(file.path): tensor \(t.name) ends at byte \(end), past the end of the file (\(file.count) bytes); the file is truncated or corrupt")
+                    "\(file.path): tensor \(t.name) (\(t.byteCount) bytes at data offset \(t.offset)) ends past the end of the file (\(file.count) bytes, data section starts at \(dataOffset)); the file is truncated or corrupt")
             }
+        }
+        // Tensor data must not overlap.
+        let byOffset = infos.filter { $0.byteCount > 0 }.sorted { $0.offset < $1.offset }
+        for (a, b) in zip(byOffset, byOffset.dropFirst()) where a.offset + a.byteCount > b.offset {
+            throw ModelFileError("\(file.path): the data of tensors \(a.name) and \(b.name) overlap; the file is corrupt")
         }
         self.tensors = infos
         self.index = index
@@ -226,7 +234,9 @@ public final class GGUFFile: @unchecked Sendable {
     public func dequantize(_ info: GGUFTensorInfo) throws -> [Float] {
         let raw = rawData(info)
         return try [Float](unsafeUninitializedCapacity: info.elementCount) { buf, n in
-            try Dequantize.decode(info.type, raw, count: info.elementCount, into: buf.baseAddress!)
+            if info.elementCount > 0 {
+                try Dequantize.decodeParallel(info.type, raw, count: info.elementCount, into: buf.baseAddress!)
+            }
             n = info.elementCount
         }
     }
@@ -278,6 +288,9 @@ public final class GGUFFile: @unchecked Sendable {
             case 8, 10, 11, 12: minSize = 8
             case 9: minSize = 12
             default: throw r.error("\(key): unknown array element type \(elementType)")
+            }
+            guard count <= UInt64(maxArrayLength) else {
+                throw r.error("\(key): array length \(count) is absurd (limit \(maxArrayLength))")
             }
             guard count <= UInt64(r.remaining / minSize) else {
                 throw r.error("\(key): array length \(count) is larger than the file could hold")
