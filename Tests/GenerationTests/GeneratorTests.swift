@@ -192,6 +192,23 @@ final class GeneratorTests: XCTestCase {
         }
     }
 
+    /// One generator reuses its cache across calls (growing it when needed); results equal fresh generators'.
+    func testReusedGeneratorGivesTheSameResults() throws {
+        let parameters = GenerationParameters(maxNewTokens: 7, sampling: SamplingParameters(), seed: 5,
+                                              stopTokenIds: [7], samplesPerPrompt: 2)
+        let small: [[Int]] = [[4, 4]]
+        let model = HistoryModel.hashed()
+        let generator = Generator(model: model)
+        let first = try generator.generate(prompts: small, parameters: parameters).completions
+        let second = try generator.generate(prompts: mixedPrompts, parameters: parameters).completions
+        let third = try generator.generate(prompts: small, parameters: parameters).completions
+        XCTAssertEqual(first, third)
+        XCTAssertEqual(second, try Generator(model: HistoryModel.hashed()).generate(prompts: mixedPrompts,
+                                                                                   parameters: parameters).completions)
+        generator.releaseCache()
+        XCTAssertEqual(try generator.generate(prompts: small, parameters: parameters).completions, first)
+    }
+
     func testStreamingReportsEveryTokenInOrder() throws {
         var events: [GeneratedToken] = []
         let result = try Generator(model: HistoryModel.hashed()).generate(
