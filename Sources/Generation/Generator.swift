@@ -1,3 +1,4 @@
+import Foundation
 import Numerics
 import Transformer
 
@@ -33,10 +34,18 @@ public final class Generator {
         cache = nil
     }
 
-    /// A cache with at least `slots` slots of `capacity` positions: the kept one if it is large enough.
-    private func cache(slots: Int, capacity: Int) -> KVCache {
+    /// A cache with at least `slots` slots of `capacity` positions: the kept one if it is large enough. Refuses to
+    /// allocate more than 3/4 of the machine's memory (a 1-position probe cache gives the size per position).
+    private func cache(slots: Int, capacity: Int) throws -> KVCache {
         if let cache, cache.slots >= slots, cache.capacity >= capacity { return cache }
         cache = nil // free the old one before allocating
+        let probe = model.makeCache(slots: 1, capacity: 1)
+        let bytesPerPosition = Double(probe.layers * 2 * probe.kvDim * MemoryLayout<Float>.size)
+        let bytes = Double(slots) * Double(capacity) * bytesPerPosition
+        let limit = Double(ProcessInfo.processInfo.physicalMemory) * 0.75
+        guard bytes <= limit else {
+            throw GenerationError.cacheTooLarge(slots: slots, capacity: capacity, bytes: bytes, limit: limit)
+        }
         let fresh = model.makeCache(slots: slots, capacity: capacity)
         cache = fresh
         return fresh
@@ -66,7 +75,7 @@ public final class Generator {
             let longestPrompt = prompts.map(\.count).max()!
             let capacity = min(model.contextLength, longestPrompt + min(parameters.maxNewTokens, model.contextLength))
             let slots = min(prompts.count * group, max(parameters.maxConcurrentSequences, group))
-            try run.execute(cache: cache(slots: slots, capacity: capacity), slots: slots, capacity: capacity)
+            try run.execute(cache: try cache(slots: slots, capacity: capacity), slots: slots, capacity: capacity)
         }
         return GenerationResult(completions: run.results.map { $0! }, statistics: run.statistics)
     }

@@ -253,6 +253,12 @@ final class GeneratorTests: XCTestCase {
         XCTAssertTrue(model.calls.isEmpty, "nothing may run when the input is bad")
         // No prompts: nothing to do.
         XCTAssertEqual(try generator.generate(prompts: [], parameters: ok).completions, [])
+        // A cache beyond the machine's memory is refused before allocating (the fake uses 4 bytes per position).
+        let wide = HistoryModel.bigram(vocabularySize: 32, contextLength: 1 << 40)
+        XCTAssertThrowsError(try Generator(model: wide).generate(
+            prompts: [[1]], parameters: GenerationParameters(maxNewTokens: 1 << 39))) { error in
+            XCTAssertTrue("\(error)".contains("KV cache"), "\(error)")
+        }
         // A huge max-tokens value does not allocate a huge cache: the context bounds it.
         let long = try generator.generate(prompts: [[1]], parameters: GenerationParameters(maxNewTokens: .max))
         XCTAssertEqual(long.completions[0].finishReason, .contextFull)
