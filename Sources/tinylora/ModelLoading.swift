@@ -42,6 +42,6 @@ struct OpenedModel {
     /// The transformer, every weight dequantized to fp32.
     func transformer() throws -> TransformerModel {
         if let gguf { return try TransformerModel.load(gguf: gguf, threads: threads) }
-        throw CLIError("\(location.path): running Hugging Face directories is not supported yet (use a .gguf file)")
+        return try TransformerModel.load(huggingFaceDirectory: location.path, threads: threads)
     }
 }
