@@ -44,3 +44,24 @@ final class FetchCommandTests: XCTestCase {
         XCTAssertTrue(r.stdoutLines.allSatisfy { $0.contains(home + "/models/") && $0.hasSuffix("not fetched") }, r.stdout)
     }
 }
+
+final class HelpTests: XCTestCase {
+    /// `--help` of the tool and of every subcommand prints usage on stdout and exits 0 (never an `error:` line).
+    func testHelpOfEveryCommand() throws {
+        let root = try CLI.run(["--help"])
+        XCTAssertEqual(root.status, 0, root.stderr)
+        for command in ["fetch", "info", "tokenize", "score", "generate", "bench"] {
+            XCTAssertTrue(root.stdout.contains("  \(command) "), "root help lists \(command)")
+            let r = try CLI.run([command, "--help"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains("USAGE: tinylora \(command)"), r.stdout)
+            XCTAssertFalse(r.stderr.contains("error:"))
+        }
+    }
+
+    func testUsageErrorsExitNonZero() throws {
+        let r = try CLI.run(["score", "--model", "smollm2-135m"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("give exactly one of --text, --text-file, --messages, --ids"), r.stderr)
+    }
+}
