@@ -9,9 +9,9 @@ swift build -c release
 bin="$(swift build -c release --show-bin-path)/tinylora"
 model=qwen2.5-coder-0.5b
 "$bin" fetch "$model" >/dev/null
-question="Explain in three sentences why the sky is blue."
+question="Write a short Python function that checks whether a number is prime."
 if [ $# -eq 0 ]; then set -- --text "$question"; fi
 echo "model: $model" >&2
 echo "prompt: $*" >&2
-"$bin" generate --model "$model" --chat --max-tokens 200 --temperature 0 "$@"
-echo
+echo >&2
+"$bin" generate --model "$model" --chat --max-tokens 320 --temperature 0 --stats "$@"
