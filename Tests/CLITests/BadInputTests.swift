@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 import XCTest
 
 /// Bad files and inputs end with one `error:` line and a non-zero exit, never a crash.
@@ -109,5 +110,44 @@ final class BadInputTests: XCTestCase {
     func testTokenIdsOutsideTheVocabulary() throws {
         assertCleanError(try CLI.run(["score", "--model", "smollm2-135m", "--ids", "1,49152"]), contains: "49152")
         assertCleanError(try CLI.run(["score", "--model", "smollm2-135m", "--ids", "1,x"]), contains: "\"x\" is not a token id")
+    }
+}
+
+/// Well-formed GGUF files the engine or tokenizer cannot use.
+final class UnsupportedModelTests: XCTestCase {
+    var dir = ""
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-unsupported-\(getpid())-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func testUnknownArchitecture() throws {
+        var w = GGUFWriter()
+        try w.set("general.architecture", .string("mamba"))
+        try w.addTensor(name: "token_embd.weight", dims: [4, 8], values: [Float](repeating: 0.5, count: 32), as: .f32)
+        let path = dir + "/mamba.gguf"
+        try w.write(to: path)
+        let info = try CLI.run(["info", "--model", path])
+        XCTAssertEqual(info.status, 0, "info describes any readable GGUF: \(info.stderr)")
+        XCTAssertTrue(info.stdout.contains("mamba"), info.stdout)
+        assertCleanError(try CLI.run(["score", "--model", path, "--ids", "1"]), contains: "unsupported model architecture 'mamba'")
+        assertCleanError(try CLI.run(["bench", "--model", path, "--prompt-tokens", "4", "--new-tokens", "2"]),
+                         contains: "unsupported model architecture")
+    }
+
+    func testMissingTokenizer() throws {
+        var w = GGUFWriter()
+        try w.set("general.architecture", .string("llama"))
+        try w.addTensor(name: "token_embd.weight", dims: [4, 8], values: [Float](repeating: 0.5, count: 32), as: .f32)
+        let path = dir + "/no-tokenizer.gguf"
+        try w.write(to: path)
+        for command in [["tokenize", "--text", "hi"], ["generate", "--text", "hi"], ["score", "--text", "hi"]] {
+            assertCleanError(try CLI.run(command + ["--model", path]), contains: "tokenizer.ggml.model is missing")
+        }
     }
 }
