@@ -257,12 +257,16 @@ def main():
                                rss=r["peak_rss_mb"], runs=r["runs"])
                 print("  " + json.dumps({k: v for k, v in row.items() if k != "runs"}), file=sys.stderr, flush=True)
                 results.append(row)
+                # Rewritten after every configuration, so an interrupted run still leaves its results.
+                total = len(models) * len(batches) * len(engines)
+                write_report(a, info, results, load_before, os.getloadavg(), started,
+                             partial=None if len(results) == total else f"{len(results)} of {total} configurations")
     load_after = os.getloadavg()
     write_report(a, info, results, load_before, load_after, started)
     print(f"wrote {a.output}", file=sys.stderr)
 
 
-def write_report(a, info, results, load_before, load_after, started):
+def write_report(a, info, results, load_before, load_after, started, partial=None):
     engine_names = {"ours": "tinylora (fp32)", "transformers": "transformers fp32 (PyTorch CPU)",
                     "llama.cpp": "llama.cpp (GGUF as shipped)"}
     lines = [
@@ -273,6 +277,10 @@ def write_report(a, info, results, load_before, load_after, started):
         f"tokens / prefill time; decode tokens/s = batch × ({a.new_tokens} − 1) / decode time (summed over the batch). "
         "Peak RSS is the worker process's maximum resident set (ours includes the fp32 copy of every weight).",
         "",
+    ]
+    if partial:
+        lines += [f"**Partial run: {partial} done so far.**", ""]
+    lines += [
         "| model | batch | engine | prefill tok/s | decode tok/s | peak RSS MB |",
         "|---|---:|---|---:|---:|---:|",
     ]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ModelFiles
 
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,7 +11,9 @@ struct Tokenize: ParsableCommand {
         apply_chat_template(tokenize=True). JSON form: {"ids":[...]}, plus "text" (the rendered chat) with --messages.
         """)
 
-    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "A built-in model name (smollm2-135m, qwen2.5-coder-0.5b; fetched on first use), a .gguf path or a Hugging Face model directory.")
+    var model: String
+
     @OptionGroup var prompt: PromptOptions
 
     @Flag(help: "With --messages: end the rendered chat with the assistant's turn header.")
@@ -28,7 +31,7 @@ struct Tokenize: ParsableCommand {
 
     func run() throws {
         let input = try prompt.read()
-        let tokenizer = try modelOptions.open().tokenizer()
+        let tokenizer = try OpenedModel(location: resolveModel(model), threads: 1).tokenizer()
         let (ids, rendered) = try input.encode(with: tokenizer, addGenerationPrompt: addGenerationPrompt)
         if json {
             var fields = [("ids", JSON.ints(ids))]
