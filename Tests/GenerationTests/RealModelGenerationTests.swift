@@ -58,6 +58,14 @@ final class RealModelGenerationTests: XCTestCase {
             XCTAssertEqual(completion.text, fixture.texts[index], "prompt \(index)")
             XCTAssertEqual(completion.finishReason, fixture.stopIds.contains(fixture.greedy[index].last!) ? .stopToken : .maxTokens)
         }
+        // One sequence at a time, prompts prefilled in chunks of at most 7 tokens: the same continuations.
+        let serial = try generator.generate(
+            prompts: fixture.prompts,
+            parameters: GenerationParameters(maxNewTokens: 20, stopTokenIds: fixture.stopIds, maxConcurrentSequences: 1,
+                                             prefillTokenBudget: 7))
+        XCTAssertEqual(serial.completions.map(\.tokenIds), fixture.greedy)
+        XCTAssertEqual(serial.statistics.largestDecodeBatch, 1)
+        XCTAssertEqual(serial.statistics.prefillForwards, 1 + 2 + 6)
         // Stop string "\n\n" (spelled by two "\n" tokens) and an extra stop token, in one batch.
         let stopToken = fixture.greedy[2][6]
         let stopped = try generator.generate(
