@@ -83,6 +83,11 @@ public struct GGUFTensorInfo: Sendable {
 /// Layout: magic "GGUF", u32 version, u64 tensor count, u64 metadata count, metadata key/values,
 /// tensor infos (name, u32 n_dims, u64 dims[n_dims], u32 type, u64 offset), padding to `general.alignment`
 /// (default 32), then the data section.
+///
+/// Checks on open (each failure throws a ModelFileError naming the file and the problem): magic, version 2 or 3,
+/// counts and lengths that the remaining bytes could hold (strings ≤ 64 MiB, arrays ≤ 2^24 items, nesting ≤ 2),
+/// known value and tensor types, 1...4 dims with the innermost a multiple of the type's block size, offsets
+/// aligned, every tensor's bytes inside the file, no two tensors overlapping, no duplicate keys or names.
 public final class GGUFFile: @unchecked Sendable {
     public let path: String
     public let version: UInt32

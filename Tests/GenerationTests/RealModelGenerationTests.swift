@@ -58,6 +58,14 @@ final class RealModelGenerationTests: XCTestCase {
             XCTAssertEqual(completion.text, fixture.texts[index], "prompt \(index)")
             XCTAssertEqual(completion.finishReason, fixture.stopIds.contains(fixture.greedy[index].last!) ? .stopToken : .maxTokens)
         }
+        // One sequence at a time, prompts prefilled in chunks of at most 7 tokens: the same continuations.
+        let serial = try generator.generate(
+            prompts: fixture.prompts,
+            parameters: GenerationParameters(maxNewTokens: 8, stopTokenIds: fixture.stopIds, maxConcurrentSequences: 1,
+                                             prefillTokenBudget: 7))
+        XCTAssertEqual(serial.completions.map(\.tokenIds), fixture.greedy.map { Array($0.prefix(8)) })
+        XCTAssertEqual(serial.statistics.largestDecodeBatch, 1)
+        XCTAssertEqual(serial.statistics.prefillForwards, 1 + 2 + 6)
         // Stop string "\n\n" (spelled by two "\n" tokens) and an extra stop token, in one batch.
         let stopToken = fixture.greedy[2][6]
         let stopped = try generator.generate(
@@ -81,7 +89,7 @@ final class RealModelGenerationTests: XCTestCase {
         let fixture = try loadFixture()
         let model = try loadModel()
         let parameters = GenerationParameters(
-            maxNewTokens: 12, sampling: SamplingParameters(temperature: 0.9, topP: 0.95), seed: 2024,
+            maxNewTokens: 8, sampling: SamplingParameters(temperature: 0.9, topP: 0.95), seed: 2024,
             stopTokenIds: fixture.stopIds, samplesPerPrompt: 3)
         let generator = Generator(model: model)
         let batched = try generator.generate(prompts: fixture.prompts, parameters: parameters)
