@@ -1,6 +1,17 @@
 import Foundation
+import ModelFiles
 
 extension Tokenizer {
+    /// Loads a tokenizer from a `.gguf` file or a Hugging Face model directory (one with tokenizer.json).
+    public static func load(path: String) throws -> Tokenizer {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw TokenizerError("\(path): no such file or directory")
+        }
+        if isDirectory.boolValue { return try Tokenizer(huggingFaceDirectory: path) }
+        return try Tokenizer(gguf: try GGUFFile(path: path))
+    }
+
     /// Loads the tokenizer of a Hugging Face model directory: `tokenizer.json` (required),
     /// `tokenizer_config.json` (BOS/EOS names, `add_bos_token`, chat template), `chat_template.jinja` (the
     /// template as transformers 5 saves it) and `generation_config.json` (extra end-of-turn ids), when present.

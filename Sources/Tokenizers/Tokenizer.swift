@@ -157,7 +157,7 @@ public final class Tokenizer: @unchecked Sendable {
         for range in preTokenizer.split(scalars) {
             piece.removeAll(keepingCapacity: true)
             for i in range { UTF8Util.append(scalars[i], to: &piece) }
-            bpe.encode(piece[...], into: &out)
+            bpe.encode(piece, into: &out)
         }
     }
 
