@@ -51,4 +51,20 @@ final class JinjaCasesTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("Roles must alternate"), "\(error)")
         }
     }
+
+    func testHostileTemplatesFailCleanly() throws {
+        // Deep nesting, endless recursion and huge output each end in an error, not a crash or a hang.
+        XCTAssertThrowsError(try ChatTemplate("{{ " + String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000) + " }}"))
+        XCTAssertThrowsError(try ChatTemplate(String(repeating: "{% if x %}", count: 5000) + String(repeating: "{% endif %}", count: 5000)))
+        XCTAssertThrowsError(try ChatTemplate("{{ " + String(repeating: "not ", count: 5000) + "x }}"))
+        let recursive = try ChatTemplate("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(1) }}")
+        XCTAssertThrowsError(try recursive.render(globals: [:])) { error in
+            XCTAssertTrue("\(error)".contains("macro f"), "\(error)")
+        }
+        let huge = try ChatTemplate("{% for i in range(1000) %}{{ 'x' * 1000000 }}{% endfor %}")
+        XCTAssertThrowsError(try huge.render(globals: [:])) { error in
+            XCTAssertTrue("\(error)".contains("MiB"), "\(error)")
+        }
+        XCTAssertThrowsError(try ChatTemplate("{{ range(100000000) | length }}").render(globals: [:]))
+    }
 }

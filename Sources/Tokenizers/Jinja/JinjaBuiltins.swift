@@ -229,11 +229,17 @@ enum JinjaBuiltins {
             case (.array(let x), .array(let y)): return .array(x + y)
             default: break
             }
+        case "%":
+            if case .string(let format) = a { return .string(try percentFormat(format, b, line: line)) }
         case "*":
             switch (a, b) {
             case (.string(let s), .int(let n)), (.int(let n), .string(let s)):
                 guard n <= 1_000_000 else { throw fail() }
-                return .string(String(repeating: s, count: max(0, n)))
+                let unit = Array(s.utf8)
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(unit.count * max(0, n))
+                for _ in 0 ..< max(0, n) { bytes.append(contentsOf: unit) }
+                return .string(String(decoding: bytes, as: UTF8.self))
             case (.array(let x), .int(let n)):
                 guard n <= 100_000 else { throw fail() }
                 return .array(Array([[JinjaValue]](repeating: x, count: max(0, n)).joined()))
@@ -279,6 +285,30 @@ enum JinjaBuiltins {
             }
         }
         throw fail()
+    }
+
+    /// Python's `format % values` for %s, %d, %i, %r and %%.
+    static func percentFormat(_ format: String, _ values: JinjaValue, line: Int) throws -> String {
+        var args: [JinjaValue]
+        if case .array(let a) = values { args = a } else { args = [values] }
+        var out = ""
+        var it = format.unicodeScalars.makeIterator()
+        while let c = it.next() {
+            guard c == "%" else { out.unicodeScalars.append(c); continue }
+            guard let code = it.next() else { throw TokenizerError("chat template line \(line): incomplete % format") }
+            if code == "%" { out += "%"; continue }
+            guard !args.isEmpty else { throw TokenizerError("chat template line \(line): not enough values for % format") }
+            let v = args.removeFirst()
+            switch code {
+            case "s": out += v.pythonString
+            case "r": out += v.pythonRepr
+            case "d", "i":
+                guard let n = number(v) else { throw TokenizerError("chat template line \(line): %d needs a number") }
+                out += String(Int(n.rounded(.towardZero)))
+            default: throw TokenizerError("chat template line \(line): unsupported % format code %\(code)")
+            }
+        }
+        return out
     }
 
     // MARK: methods

@@ -5,6 +5,12 @@ import Foundation
 final class JinjaEvaluator {
     private var scopes: [[String: JinjaValue]]
     private var output = ""
+    /// Bounds that keep a hostile template from exhausting the stack, memory or time.
+    private var callDepth = 0
+    private var steps = 0
+    static let maxCallDepth = 64
+    static let maxOutputBytes = 64 << 20
+    static let maxSteps = 1_000_000
 
     enum Flow { case normal, breakLoop, continueLoop }
 
@@ -16,6 +22,12 @@ final class JinjaEvaluator {
         output = ""
         _ = try run(nodes)
         return output
+    }
+
+    private func checkOutput() throws {
+        if output.utf8.count > Self.maxOutputBytes {
+            throw TokenizerError("chat template: output larger than \(Self.maxOutputBytes >> 20) MiB; giving up")
+        }
     }
 
     // MARK: scopes
@@ -45,8 +57,10 @@ final class JinjaEvaluator {
         switch node {
         case .text(let s):
             output += s
+            try checkOutput()
         case .output(let e):
             output += try eval(e).pythonString
+            try checkOutput()
         case .ifBlock(let branches, let otherwise):
             for (cond, body) in branches where try eval(cond).isTruthy {
                 return try run(body)
@@ -114,6 +128,10 @@ final class JinjaEvaluator {
         if items.isEmpty { return try run(otherwise) }
         let n = items.count
         for (i, item) in items.enumerated() {
+            steps += 1
+            guard steps <= Self.maxSteps else {
+                throw TokenizerError("chat template: more than \(Self.maxSteps) loop iterations; giving up")
+            }
             try bind(item)
             var loop = JinjaDict()
             loop["index"] = .int(i + 1)
@@ -157,11 +175,16 @@ final class JinjaEvaluator {
             for (k, _) in kwargs where !parameters.contains(where: { $0.0 == k }) {
                 throw TokenizerError("chat template: macro \(name) has no parameter \(k)")
             }
+            guard self.callDepth < Self.maxCallDepth else {
+                throw TokenizerError("chat template: macro \(name) calls nested more than \(Self.maxCallDepth) deep")
+            }
             let saved = self.output
             self.output = ""
             self.scopes.append(frame)
+            self.callDepth += 1
             defer {
                 self.scopes.removeLast()
+                self.callDepth -= 1
             }
             _ = try self.run(body)
             let result = self.output
