@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "ModelFiles", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
-        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Transformer", "Tokenizers"], swiftSettings: cpuFlags),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Transformer", "Tokenizers", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     ],
     swiftLanguageModes: [.v5]
 )

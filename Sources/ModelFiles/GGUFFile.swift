@@ -83,6 +83,11 @@ public struct GGUFTensorInfo: Sendable {
 /// Layout: magic "GGUF", u32 version, u64 tensor count, u64 metadata count, metadata key/values,
 /// tensor infos (name, u32 n_dims, u64 dims[n_dims], u32 type, u64 offset), padding to `general.alignment`
 /// (default 32), then the data section.
+///
+/// Checks on open (each failure throws a ModelFileError naming the file and the problem): magic, version 2 or 3,
+/// counts and lengths that the remaining bytes could hold (strings ≤ 64 MiB, arrays ≤ 2^24 items, nesting ≤ 2),
+/// known value and tensor types, 1...4 dims with the innermost a multiple of the type's block size, offsets
+/// aligned, every tensor's bytes inside the file, no two tensors overlapping, no duplicate keys or names.
 public final class GGUFFile: @unchecked Sendable {
     public let path: String
     public let version: UInt32
@@ -99,6 +104,8 @@ public final class GGUFFile: @unchecked Sendable {
     /// Limits that keep a hostile header from causing huge allocations or endless loops.
     static let maxStringBytes = 1 << 26
     static let maxDims = 4
+    /// Longest metadata array accepted (vocabularies have ~10^5 entries).
+    static let maxArrayLength = 1 << 24
 
     public convenience init(path: String) throws {
         try self.init(file: MappedFile(path: path))
@@ -127,10 +134,10 @@ public final class GGUFFile: @unchecked Sendable {
         let kvCount = try r.read(UInt64.self, "metadata count")
         // Each key/value needs at least 8 (key length) + 4 (type) bytes, each tensor info at least 8+4+4+8.
         guard kvCount <= UInt64(r.remaining / 12) else {
-            throw r.error("metadata count \(kvCount) is larger than the file could hold")
+            throw r.error("metadata count \(kvCount) is larger than the file could hold; the file is truncated or corrupt")
         }
         guard tensorCount <= UInt64(r.remaining / 24) else {
-            throw r.error("tensor count \(tensorCount) is larger than the file could hold")
+            throw r.error("tensor count \(tensorCount) is larger than the file could hold; the file is truncated or corrupt")
         }
 
         var metadata: [String: GGUFValue] = [:]
@@ -183,8 +190,8 @@ public final class GGUFFile: @unchecked Sendable {
                 throw r.error("tensor \(name) has unknown ggml type \(rawType)")
             }
             let offset = try r.read(UInt64.self, "offset of \(name)")
-            guard let byteCount = type.byteCount(elements: elements) else {
-                throw r.error("tensor \(name): \(elements) elements is not a whole number of \(type.name) blocks")
+            guard dims[0] % type.blockSize == 0, let byteCount = type.byteCount(elements: elements) else {
+                throw r.error("tensor \(name): innermost dimension \(dims[0]) is not a multiple of the \(type.name) block size \(type.blockSize)")
             }
             guard offset <= UInt64(Int.max / 2), Int(offset) % alignment == 0 else {
                 throw r.error("tensor \(name) has a misaligned or absurd offset \(offset)")
@@ -196,12 +203,18 @@ public final class GGUFFile: @unchecked Sendable {
         }
         let dataOffset = (r.offset + alignment - 1) / alignment * alignment
         self.dataOffset = dataOffset
+        let dataSize = file.count - min(dataOffset, file.count)
         for t in infos {
-            let end = dataOffset + t.offset + t.byteCount
-            guard end <= file.count else {
+            // offset <= Int.max / 2 and byteCount <= file-derived bounds are checked without overflow.
+            guard t.offset <= dataSize, t.byteCount <= dataSize - t.offset else {
                 throw ModelFileError(
-                    "\(file.path): tensor \(t.name) ends at byte \(end), past the end of the file (\(file.count) bytes); the file is truncated or corrupt")
+                    "\(file.path): tensor \(t.name) (\(t.byteCount) bytes at data offset \(t.offset)) ends past the end of the file (\(file.count) bytes, data section starts at \(dataOffset)); the file is truncated or corrupt")
             }
+        }
+        // Tensor data must not overlap.
+        let byOffset = infos.filter { $0.byteCount > 0 }.sorted { $0.offset < $1.offset }
+        for (a, b) in zip(byOffset, byOffset.dropFirst()) where a.offset + a.byteCount > b.offset {
+            throw ModelFileError("\(file.path): the data of tensors \(a.name) and \(b.name) overlap; the file is corrupt")
         }
         self.tensors = infos
         self.index = index
@@ -226,9 +239,25 @@ public final class GGUFFile: @unchecked Sendable {
     public func dequantize(_ info: GGUFTensorInfo) throws -> [Float] {
         let raw = rawData(info)
         return try [Float](unsafeUninitializedCapacity: info.elementCount) { buf, n in
-            try Dequantize.decode(info.type, raw, count: info.elementCount, into: buf.baseAddress!)
+            if info.elementCount > 0 {
+                try Dequantize.decodeParallel(info.type, raw, count: info.elementCount, into: buf.baseAddress!)
+            }
             n = info.elementCount
         }
+    }
+
+    /// Decodes rows `rows` of a tensor into `dst` (`rows.count * dims[0]` floats). A row is `dims[0]` contiguous
+    /// elements (one embedding vector, or one output unit's weights); rows are numbered over all outer dims.
+    public func dequantizeRows(_ info: GGUFTensorInfo, _ rows: Range<Int>, into dst: UnsafeMutablePointer<Float>) throws {
+        let rowLength = info.dims[0]
+        let rowCount = rowLength == 0 ? 0 : info.elementCount / rowLength
+        guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
+            throw ModelFileError("\(path): rows \(rows) out of range for tensor \(info.name) with \(rowCount) rows")
+        }
+        guard let rowBytes = info.type.byteCount(elements: rowLength), !rows.isEmpty else { return }
+        let raw = rawData(info)
+        let slice = UnsafeRawBufferPointer(rebasing: raw[rows.lowerBound * rowBytes ..< rows.upperBound * rowBytes])
+        try Dequantize.decodeParallel(info.type, slice, count: rows.count * rowLength, into: dst)
     }
 
     // MARK: metadata accessors
@@ -279,8 +308,11 @@ public final class GGUFFile: @unchecked Sendable {
             case 9: minSize = 12
             default: throw r.error("\(key): unknown array element type \(elementType)")
             }
+            guard count <= UInt64(maxArrayLength) else {
+                throw r.error("\(key): array length \(count) is absurd (limit \(maxArrayLength))")
+            }
             guard count <= UInt64(r.remaining / minSize) else {
-                throw r.error("\(key): array length \(count) is larger than the file could hold")
+                throw r.error("\(key): array length \(count) is larger than the file could hold; the file is truncated or corrupt")
             }
             var items: [GGUFValue] = []
             items.reserveCapacity(Int(count))

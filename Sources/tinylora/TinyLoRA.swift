@@ -1,10 +1,62 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
-@main
+/// The `tinylora` command line. Each subcommand lives in its own file and stays thin over the libraries.
 struct TinyLoRA: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tinylora",
         abstract: "Load, run and adapt language models on the CPU.",
-        subcommands: [Info.self]
+        discussion: """
+        --model accepts a built-in name (smollm2-135m, qwen2.5-coder-0.5b; fetched into $TINYLORA_HOME/models \
+        on first use), a .gguf file or a Hugging Face model directory (holding config.json).
+        """,
+        subcommands: [Fetch.self, Info.self]
     )
+}
+
+/// Entry point: every error that is not about command-line usage is printed as one line
+/// `error: <message>` on stderr, with exit status 1.
+@main
+enum Main {
+    static func main() {
+        let command: ParsableCommand
+        do {
+            command = try TinyLoRA.parseAsRoot()
+        } catch {
+            TinyLoRA.exit(withError: error)  // --help, usage errors: ArgumentParser's own text and exit code
+        }
+        do {
+            var c = command
+            try c.run()
+        } catch let error as ExitCode {
+            TinyLoRA.exit(withError: error)
+        } catch let error as ValidationError {
+            TinyLoRA.exit(withError: error)
+        } catch {
+            printError(error)
+            exit(1)
+        }
+    }
+}
+
+/// Prints `error: <message>` as a single line on stderr.
+func printError(_ error: Error) {
+    let message = oneLine(String(describing: error))
+    let line = "error: \(message)\n"
+    line.withCString { _ = fputs($0, stderr) }
+    fflush(stderr)
+}
+
+/// Collapses a message to one line.
+func oneLine(_ text: String) -> String {
+    text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty }.joined(separator: " ")
+}
+
+/// An error raised by the CLI itself (bad input files, inconsistent options).
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
 }

@@ -1,1 +1,0 @@
-// Generation: see ARCHITECTURE in README.

@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Element-wise and row-wise kernels of the transformer forward pass. All work on contiguous fp32 rows.
+public enum Kernels {
+    /// RMSNorm of each of `rows` rows of length `n`: `y = x / sqrt(mean(x²) + eps) · weight` (Llama/Qwen2,
+    /// statistics in fp32). `y` may alias `x`.
+    public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int, n: Int,
+                               eps: Float, into y: UnsafeMutablePointer<Float>) {
+        for r in 0 ..< rows {
+            let xr = x + r * n, yr = y + r * n
+            let meanSquare = dot(xr, xr, count: n) / Float(n)
+            let scale = 1 / (meanSquare + eps).squareRoot()
+            var i = 0
+            while i + 16 <= n {
+                store16(load16(xr + i) * scale * load16(weight + i), yr + i)
+                i += 16
+            }
+            while i < n {
+                yr[i] = xr[i] * scale * weight[i]
+                i += 1
+            }
+        }
+    }
+
+    /// `out[i] = silu(gate[i]) · up[i]` with `silu(g) = g / (1 + e^(−g))` (the SwiGLU MLP's middle).
+    /// `out` may alias either input.
+    public static func siluMul(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int,
+                               into out: UnsafeMutablePointer<Float>) {
+        for i in 0 ..< count {
+            let g = gate[i]
+            out[i] = g / (1 + expf(-g)) * up[i]
+        }
+    }
+
+    /// In-place softmax of `x[0 ..< n]`: `x_i ← e^(x_i − max) / Σ_j e^(x_j − max)`.
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
+        guard n > 0 else { return }
+        var m = x[0]
+        for i in 1 ..< n where x[i] > m { m = x[i] }
+        var s: Float = 0
+        for i in 0 ..< n {
+            let e = expf(x[i] - m)
+            x[i] = e
+            s += e
+        }
+        let inv = 1 / s
+        for i in 0 ..< n { x[i] *= inv }
+    }
+
+    /// `log Σ_i e^(x_i)`, computed as `max + log Σ e^(x_i − max)` with a Double sum. −∞ for n = 0.
+    public static func logSumExp(_ x: UnsafePointer<Float>, count n: Int) -> Float {
+        guard n > 0 else { return -.infinity }
+        var m = x[0]
+        for i in 1 ..< n where x[i] > m { m = x[i] }
+        guard m.isFinite else { return m }
+        var s: Double = 0
+        for i in 0 ..< n { s += Double(expf(x[i] - m)) }
+        return m + Float(log(s))
+    }
+
+    /// Index of the largest element (the first one on ties); −1 for n = 0. NaNs are never chosen unless all are.
+    public static func argmax(_ x: UnsafePointer<Float>, count n: Int) -> Int {
+        guard n > 0 else { return -1 }
+        var best = 0
+        var bestValue = x[0]
+        for i in 1 ..< n where x[i] > bestValue || (bestValue.isNaN && !x[i].isNaN) {
+            best = i
+            bestValue = x[i]
+        }
+        return best
+    }
+
+    /// `y[i] += x[i]`.
+    public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 16 <= count {
+            store16(load16(y + i) + load16(x + i), y + i)
+            i += 16
+        }
+        while i < count {
+            y[i] += x[i]
+            i += 1
+        }
+    }
+
+    /// `y[r, i] += bias[i]` for each of `rows` rows of length `n`.
+    public static func addBias(_ bias: UnsafePointer<Float>, rows: Int, n: Int, into y: UnsafeMutablePointer<Float>) {
+        for r in 0 ..< rows { add(bias, into: y + r * n, count: n) }
+    }
+}

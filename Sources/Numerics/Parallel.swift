@@ -1,0 +1,42 @@
+import Dispatch
+
+/// A minimal parallel-for over `count` independent chunks of work.
+///
+/// With `threads <= 1` or a single chunk the body runs inline on the caller's thread; otherwise the chunks are
+/// spread over `min(threads, count)` workers of `DispatchQueue.concurrentPerform`, worker `w` taking chunks
+/// `w, w + workers, w + 2·workers, ...` (so work that grows with the index, like causal attention, stays balanced).
+public enum Parallel {
+    /// Calls `body(i)` exactly once for every `i` in `0 ..< count`.
+    public static func forEach(count: Int, threads: Int, _ body: (Int) -> Void) {
+        guard count > 0 else { return }
+        let workers = min(max(threads, 1), count)
+        if workers == 1 {
+            for i in 0 ..< count { body(i) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for i in stride(from: w, to: count, by: workers) { body(i) }
+            }
+        }
+    }
+
+    /// Splits `0 ..< total` into `parts` contiguous ranges of near-equal size, rounding boundaries to multiples
+    /// of `alignment` (the last range takes the remainder), and calls `body(range)` for each non-empty one in
+    /// parallel.
+    public static func forRanges(total: Int, parts: Int, alignment: Int = 1, threads: Int,
+                                 _ body: (Range<Int>) -> Void) {
+        guard total > 0 else { return }
+        let parts = max(1, min(parts, (total + alignment - 1) / alignment))
+        var bounds = [0]
+        for p in 1 ..< parts {
+            let b = (total * p / parts) / alignment * alignment
+            bounds.append(max(b, bounds[bounds.count - 1]))
+        }
+        bounds.append(total)
+        forEach(count: parts, threads: threads) { p in
+            let r = bounds[p] ..< bounds[p + 1]
+            if !r.isEmpty { body(r) }
+        }
+    }
+}

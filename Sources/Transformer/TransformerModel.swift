@@ -1,0 +1,106 @@
+import Foundation
+import ModelFiles
+import Numerics
+
+/// A Llama/Qwen2 decoder-only transformer with fp32 weights, run on the CPU.
+///
+///     x = E[tokens]                               [T, hidden]   (T = new tokens of the whole batch)
+///     x = DecoderLayer_l(x) for l in 0 ..< L      (appends keys/values to the cache)
+///     logits = RMSNorm(x[rows])·γ · W_headᵀ        [R, vocab]    (R = last row of each sequence, or all T)
+///
+/// `W_head` is `E` when embeddings are tied.
+public final class TransformerModel: CausalLM {
+    public let config: TransformerConfig
+    /// `[vocabularySize, hiddenSize]`.
+    public var embedding: [Float]
+    public let layers: [DecoderLayer]
+    /// `[hiddenSize]`.
+    public var finalNorm: [Float]
+    /// `[vocabularySize, hiddenSize]`; shares `embedding`'s storage when tied.
+    public let lmHead: Linear
+    /// Worker threads for matrix products and attention.
+    public var threads: Int
+    let rope: RoPE
+
+    public var vocabularySize: Int { config.vocabularySize }
+    public var contextLength: Int { config.contextLength }
+
+    /// Builds the model from weights in HF layout. `threads` sets the parallelism of every forward pass.
+    public init(config: TransformerConfig, weights: WeightSource, threads: Int = 2) throws {
+        try config.validate()
+        func load(_ name: TensorName) throws -> [Float] {
+            guard let v = try weights.tensor(name, shape: name.shape(config)) else {
+                throw TransformerError("missing weight \(name.huggingFace) (\(name.gguf) in GGUF)")
+            }
+            return v
+        }
+        self.config = config
+        embedding = try load(.embedding)
+        layers = try (0 ..< config.layerCount).map { try DecoderLayer(index: $0, config: config, weights: weights) }
+        finalNorm = try load(.finalNorm)
+        let head = config.tiedEmbeddings ? embedding : try load(.lmHead)
+        lmHead = try Linear(weight: head, outFeatures: config.vocabularySize, inFeatures: config.hiddenSize)
+        self.threads = threads
+        rope = RoPE(headDim: config.headDim, theta: config.ropeTheta)
+        BLAS.useSingleThread()
+    }
+
+    /// Loads a GGUF model (llama or qwen2 architecture), dequantizing every tensor to fp32.
+    public static func load(gguf file: GGUFFile, threads: Int = 2) throws -> TransformerModel {
+        let config = try TransformerConfig(gguf: file)
+        return try TransformerModel(config: config, weights: GGUFWeights(file: file, config: config), threads: threads)
+    }
+
+    /// Loads a GGUF model from a path.
+    public static func load(ggufPath path: String, threads: Int = 2) throws -> TransformerModel {
+        try load(gguf: try GGUFFile(path: path), threads: threads)
+    }
+
+    public func makeCache(slots: Int, capacity: Int) -> KVCache {
+        KVCache(layers: config.layerCount, slots: slots, capacity: capacity, kvDim: config.kvDim)
+    }
+
+    public func forward(tokens: [[Int]], slots: [Int], cache: KVCache, allPositions: Bool) throws -> Logits {
+        guard cache.layers == config.layerCount, cache.kvDim == config.kvDim else {
+            throw TransformerError("forward: the cache was made for another model (\(cache.layers) layers, kv width \(cache.kvDim))")
+        }
+        let layout = try BatchLayout(tokens: tokens, slots: slots, cache: cache,
+                                     vocabularySize: config.vocabularySize, contextLength: config.contextLength)
+        let t = layout.tokenCount, hidden = config.hiddenSize
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: t * hidden)
+        defer { x.deallocate() }
+        embedding.withUnsafeBufferPointer { e in
+            var row = 0
+            for seq in tokens {
+                for id in seq {
+                    (x + row * hidden).initialize(from: e.baseAddress! + id * hidden, count: hidden)
+                    row += 1
+                }
+            }
+        }
+        let scratch = Scratch(rows: t, config: config)
+        let tables = RoPETables(rope: rope, positions: layout.positions)
+        defer { tables.deallocate() }
+        for (l, layer) in layers.enumerated() {
+            layer.forward(x, layout: layout, cache: cache, layer: l, config: config, rope: rope,
+                          ropeTables: tables, scratch: scratch, threads: threads)
+        }
+        for seq in layout.sequences { cache.lengths[seq.slot] = seq.start + seq.count }
+
+        let rows = allPositions ? Array(0 ..< t) : layout.sequences.map { $0.firstRow + $0.count - 1 }
+        let selected = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * hidden)
+        defer { selected.deallocate() }
+        finalNorm.withUnsafeBufferPointer { g in
+            for (i, r) in rows.enumerated() {
+                Kernels.rmsNorm(x + r * hidden, weight: g.baseAddress!, rows: 1, n: hidden,
+                                eps: config.rmsNormEpsilon, into: selected + i * hidden)
+            }
+        }
+        let vocab = config.vocabularySize
+        let values = [Float](unsafeUninitializedCapacity: rows.count * vocab) { buf, n in
+            lmHead.forward(selected, rows: rows.count, into: buf.baseAddress!, threads: threads)
+            n = rows.count * vocab
+        }
+        return Logits(values: values, rows: rows.count, vocabularySize: vocab)
+    }
+}

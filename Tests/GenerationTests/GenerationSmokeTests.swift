@@ -1,6 +1,0 @@
-import XCTest
-import Generation
-
-final class GenerationSmokeTests: XCTestCase {
-    func testModuleLoads() {}
-}

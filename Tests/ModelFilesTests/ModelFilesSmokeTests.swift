@@ -1,6 +1,0 @@
-import XCTest
-import ModelFiles
-
-final class ModelFilesSmokeTests: XCTestCase {
-    func testModuleLoads() {}
-}

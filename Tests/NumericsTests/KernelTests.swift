@@ -1,0 +1,139 @@
+import Foundation
+import Numerics
+import XCTest
+
+/// Each kernel against a naive loop on random data (seeded, so failures reproduce).
+final class KernelTests: XCTestCase {
+    struct Rng {
+        var state: UInt64
+        mutating func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2_000_001 - 1_000_000) / 1_000_000
+        }
+        mutating func array(_ n: Int, scale: Float = 1) -> [Float] { (0 ..< n).map { _ in next() * scale } }
+    }
+
+    func naiveXWt(_ x: [Float], _ w: [Float], m: Int, n: Int, k: Int) -> [Float] {
+        var y = [Float](repeating: 0, count: m * n)
+        for i in 0 ..< m {
+            for j in 0 ..< n {
+                var s: Double = 0
+                for t in 0 ..< k { s += Double(x[i * k + t]) * Double(w[j * k + t]) }
+                y[i * n + j] = Float(s)
+            }
+        }
+        return y
+    }
+
+    func assertClose(_ a: [Float], _ b: [Float], tol: Float, _ message: String = "", line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, line: line)
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThanOrEqual(worst, tol, message, line: line)
+    }
+
+    func testMatMulMatchesNaiveForMatvecAndGemm() {
+        var rng = Rng(state: 1)
+        // Shapes cover: M = 1 (own matvec, rows not a multiple of 4, K with a tail), M > 1 (sgemm), tiny work.
+        for (m, n, k) in [(1, 37, 19), (1, 300, 576), (1, 1030, 64), (3, 37, 19), (16, 300, 576), (5, 4, 3)] {
+            let x = rng.array(m * k), w = rng.array(n * k)
+            let expected = naiveXWt(x, w, m: m, n: n, k: k)
+            for threads in [1, 2] {
+                var y = [Float](repeating: .nan, count: m * n)
+                MatMul.xWt(x, rows: m, w, outFeatures: n, inFeatures: k, into: &y, threads: threads)
+                assertClose(y, expected, tol: 1e-4, "m=\(m) n=\(n) k=\(k) threads=\(threads)")
+                // Accumulate adds to what is there.
+                var z = [Float](repeating: 1, count: m * n)
+                MatMul.xWt(x, rows: m, w, outFeatures: n, inFeatures: k, into: &z, accumulate: true, threads: threads)
+                assertClose(z, expected.map { $0 + 1 }, tol: 1e-4, "accumulate m=\(m) n=\(n) k=\(k)")
+            }
+        }
+    }
+
+    func testRMSNorm() {
+        var rng = Rng(state: 2)
+        let rows = 3, n = 37
+        let x = rng.array(rows * n, scale: 5), w = rng.array(n)
+        var y = [Float](repeating: 0, count: rows * n)
+        Kernels.rmsNorm(x, weight: w, rows: rows, n: n, eps: 1e-5, into: &y)
+        var expected = [Float]()
+        for r in 0 ..< rows {
+            let row = x[r * n ..< (r + 1) * n]
+            let ms = row.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(n)
+            let s = 1 / (ms + 1e-5).squareRoot()
+            expected += zip(row, w).map { Float(Double($0) * s) * $1 }
+        }
+        assertClose(y, expected, tol: 1e-5)
+    }
+
+    func testSiluMul() {
+        var rng = Rng(state: 3)
+        let g = rng.array(50, scale: 8), u = rng.array(50)
+        var out = [Float](repeating: 0, count: 50)
+        Kernels.siluMul(gate: g, up: u, count: 50, into: &out)
+        let expected = zip(g, u).map { Float(Double($0) / (1 + exp(-Double($0))) * Double($1)) }
+        assertClose(out, expected, tol: 1e-6)
+    }
+
+    func testSoftmaxLogSumExpArgmax() {
+        var rng = Rng(state: 4)
+        let x = rng.array(100, scale: 30)
+        let lse = log(x.reduce(0.0) { $0 + exp(Double($1)) })
+        XCTAssertEqual(Double(Kernels.logSumExp(x, count: x.count)), lse, accuracy: 1e-5)
+        var p = x
+        Kernels.softmax(&p, count: p.count)
+        assertClose(p, x.map { Float(exp(Double($0) - lse)) }, tol: 1e-6)
+        let best = x.indices.max { x[$0] < x[$1] }!
+        XCTAssertEqual(Kernels.argmax(x, count: x.count), best)
+        XCTAssertEqual(Kernels.argmax([1, 3, 3, 2], count: 4), 1, "first index wins ties")
+        // Large values must not overflow.
+        XCTAssertEqual(Kernels.logSumExp([1000, 1000], count: 2), 1000 + Float(log(2.0)), accuracy: 1e-3)
+    }
+
+    func testRoPERotateHalfAndInterleaved() {
+        var rng = Rng(state: 5)
+        let d = 8, heads = 2, theta = 10000.0, position = 7
+        let rope = RoPE(headDim: d, theta: theta)
+        var c = [Float](repeating: 0, count: d / 2), s = c
+        rope.angles(position: position, cos: &c, sin: &s)
+        let x = rng.array(heads * d)
+        var half = x, inter = x
+        rope.applyRotateHalf(&half, heads: heads, cos: c, sin: s)
+        rope.applyInterleaved(&inter, heads: heads, cos: c, sin: s)
+        var expectedHalf = x, expectedInter = x
+        for h in 0 ..< heads {
+            for i in 0 ..< d / 2 {
+                let a = Double(position) / pow(theta, Double(2 * i) / Double(d))
+                let (ca, sa) = (cos(a), sin(a))
+                let b = h * d
+                expectedHalf[b + i] = Float(Double(x[b + i]) * ca - Double(x[b + i + d / 2]) * sa)
+                expectedHalf[b + i + d / 2] = Float(Double(x[b + i + d / 2]) * ca + Double(x[b + i]) * sa)
+                expectedInter[b + 2 * i] = Float(Double(x[b + 2 * i]) * ca - Double(x[b + 2 * i + 1]) * sa)
+                expectedInter[b + 2 * i + 1] = Float(Double(x[b + 2 * i + 1]) * ca + Double(x[b + 2 * i]) * sa)
+            }
+        }
+        assertClose(half, expectedHalf, tol: 1e-5)
+        assertClose(inter, expectedInter, tol: 1e-5)
+        // Position 0 is the identity.
+        rope.angles(position: 0, cos: &c, sin: &s)
+        var same = x
+        rope.applyRotateHalf(&same, heads: heads, cos: c, sin: s)
+        XCTAssertEqual(same, x)
+    }
+
+    func testParallelVisitsEveryIndexOnce() {
+        for threads in [1, 2, 3] {
+            var hits = [Int](repeating: 0, count: 1000)
+            hits.withUnsafeMutableBufferPointer { h in
+                Parallel.forEach(count: 1000, threads: threads) { h[$0] += 1 }
+            }
+            XCTAssertEqual(hits, [Int](repeating: 1, count: 1000))
+            var covered = [Int](repeating: 0, count: 103)
+            covered.withUnsafeMutableBufferPointer { h in
+                Parallel.forRanges(total: 103, parts: 4, alignment: 16, threads: threads) { r in
+                    for i in r { h[i] += 1 }
+                }
+            }
+            XCTAssertEqual(covered, [Int](repeating: 1, count: 103))
+        }
+    }
+}

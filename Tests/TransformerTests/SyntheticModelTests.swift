@@ -1,0 +1,180 @@
+import Numerics
+import Transformer
+import XCTest
+
+/// The forward pass on tiny random models: against a naive reference, and its own consistency across cache use
+/// and batching.
+final class SyntheticModelTests: XCTestCase {
+    func maxDifference(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Float {
+        zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
+    }
+
+    func assertMatchesReference(_ c: TransformerConfig, line: UInt = #line) throws {
+        let w = Synthetic.weights(c)
+        let model = try TransformerModel(config: c, weights: w)
+        let tokens = [3, 17, 60, 0, 42, 42, 9, 31, 5]
+        let cache = model.makeCache(slots: 1, capacity: 16)
+        let logits = try model.forward(tokens: [tokens], slots: [0], cache: cache, allPositions: true)
+        let reference = Synthetic.referenceLogits(c, w, tokens: tokens)
+        XCTAssertEqual(logits.rows, tokens.count, line: line)
+        for p in 0 ..< tokens.count {
+            let worst = zip(logits[p], reference[p]).map { abs(Double($0) - $1) }.max()!
+            XCTAssertLessThan(worst, 1e-4, "position \(p)", line: line)
+        }
+    }
+
+    func testLlamaGQAMatchesReference() throws {
+        try assertMatchesReference(Synthetic.config(heads: 4, kvHeads: 2))
+        try assertMatchesReference(Synthetic.config(heads: 4, kvHeads: 1))
+    }
+
+    func testMultiHeadMatchesReference() throws {
+        try assertMatchesReference(Synthetic.config(heads: 4, kvHeads: 4))
+    }
+
+    func testQwen2BiasesAndUntiedHeadMatchReference() throws {
+        try assertMatchesReference(Synthetic.config(architecture: .qwen2, heads: 4, kvHeads: 2, tied: false, bias: true))
+    }
+
+    /// GQA equals multi-head attention whose k/v heads are the shared ones repeated per query head.
+    func testGQAEqualsRepeatedKVHeads() throws {
+        let gqa = Synthetic.config(heads: 4, kvHeads: 2)
+        let mha = Synthetic.config(heads: 4, kvHeads: 4)
+        let w = Synthetic.weights(gqa)
+        var repeated = w
+        let d = gqa.headDim, hidden = gqa.hiddenSize
+        for l in 0 ..< gqa.layerCount {
+            for t: TensorName.LayerTensor in [.kWeight, .vWeight] {
+                let src = w.tensors[.layer(l, t)]!
+                var dst: [Float] = []
+                for h in 0 ..< 4 {
+                    let g = h / 2
+                    dst += src[g * d * hidden ..< (g + 1) * d * hidden]
+                }
+                repeated.tensors[.layer(l, t)] = dst
+            }
+        }
+        let a = try TransformerModel(config: gqa, weights: w)
+        let b = try TransformerModel(config: mha, weights: repeated)
+        let tokens = [[1, 2, 3, 4, 5, 6, 7]]
+        let la = try a.forward(tokens: tokens, slots: [0], cache: a.makeCache(slots: 1, capacity: 8), allPositions: true)
+        let lb = try b.forward(tokens: tokens, slots: [0], cache: b.makeCache(slots: 1, capacity: 8), allPositions: true)
+        XCTAssertLessThan(maxDifference(la.values[...], lb.values[...]), 1e-5)
+    }
+
+    func testIncrementalDecodeEqualsFullRecompute() throws {
+        let c = Synthetic.config(architecture: .qwen2, bias: true)
+        let model = try TransformerModel(config: c, weights: Synthetic.weights(c))
+        let tokens = [5, 9, 13, 2, 40, 41, 7, 7, 0, 33, 12]
+        let full = try model.forward(tokens: [tokens], slots: [0], cache: model.makeCache(slots: 1, capacity: 16),
+                                     allPositions: true)
+        // Prefill 4, then chunks of 1, 2, 1, 3.
+        let cache = model.makeCache(slots: 2, capacity: 16)
+        var position = 0
+        for chunk in [4, 1, 2, 1, 3] {
+            let part = Array(tokens[position ..< position + chunk])
+            let logits = try model.forward(tokens: [part], slots: [1], cache: cache, allPositions: true)
+            for i in 0 ..< chunk {
+                XCTAssertLessThan(maxDifference(logits[i], full[position + i]), 1e-5, "position \(position + i)")
+            }
+            position += chunk
+            XCTAssertEqual(cache.lengths, [0, position])
+            // Without allPositions only the last row comes back.
+            XCTAssertEqual(try model.forward(tokens: [[tokens[0]]], slots: [0], cache: model.makeCache(slots: 1, capacity: 2),
+                                             allPositions: false).rows, 1)
+        }
+    }
+
+    func testMixedLengthBatchEqualsEachSequenceAlone() throws {
+        let c = Synthetic.config(heads: 4, kvHeads: 2)
+        let model = try TransformerModel(config: c, weights: Synthetic.weights(c))
+        // Slot 2 already holds a prefix; the batch appends sequences of lengths 5, 1 and 3 in slot order 3, 2, 0.
+        let prefix = [11, 12, 13, 14]
+        let batch: [[Int]] = [[1, 2, 3, 4, 5], [6], [7, 8, 9]]
+        let slots = [3, 2, 0]
+        let cache = model.makeCache(slots: 4, capacity: 16)
+        _ = try model.forward(tokens: [prefix], slots: [2], cache: cache, allPositions: false)
+        let together = try model.forward(tokens: batch, slots: slots, cache: cache, allPositions: true)
+        let lasts = try model.forward(tokens: [[20], [21], [22]], slots: slots, cache: cache, allPositions: false)
+        XCTAssertEqual(together.rows, 9)
+        XCTAssertEqual(lasts.rows, 3)
+        XCTAssertEqual(cache.lengths, [4, 0, 6, 6])
+        var row = 0
+        for (i, seq) in batch.enumerated() {
+            let alone = model.makeCache(slots: 1, capacity: 16)
+            let history = slots[i] == 2 ? prefix : []
+            if !history.isEmpty { _ = try model.forward(tokens: [history], slots: [0], cache: alone, allPositions: false) }
+            let logits = try model.forward(tokens: [seq], slots: [0], cache: alone, allPositions: true)
+            for j in 0 ..< seq.count {
+                XCTAssertLessThan(maxDifference(together[row], logits[j]), 1e-5, "sequence \(i) token \(j)")
+                row += 1
+            }
+            let next = try model.forward(tokens: [[20 + i]], slots: [0], cache: alone, allPositions: false)
+            XCTAssertLessThan(maxDifference(lasts[i], next[0]), 1e-5, "decode step of sequence \(i)")
+        }
+    }
+
+    func testBatchedDecodeOfSixteenEqualsSingles() throws {
+        let c = Synthetic.config(architecture: .qwen2, bias: true)
+        let model = try TransformerModel(config: c, weights: Synthetic.weights(c))
+        let cache = model.makeCache(slots: 16, capacity: 8)
+        let prompts = (0 ..< 16).map { s in (0 ... s % 5).map { ($0 * 7 + s) % 61 } }
+        _ = try model.forward(tokens: prompts, slots: Array(0 ..< 16), cache: cache, allPositions: false)
+        let step = try model.forward(tokens: (0 ..< 16).map { [$0 + 30] }, slots: Array(0 ..< 16), cache: cache,
+                                     allPositions: false)
+        for s in 0 ..< 16 {
+            let alone = model.makeCache(slots: 1, capacity: 8)
+            let l = try model.forward(tokens: [prompts[s] + [s + 30]], slots: [0], cache: alone, allPositions: false)
+            XCTAssertLessThan(maxDifference(step[s], l[0]), 1e-5, "sequence \(s)")
+        }
+    }
+
+    func testTiedAndUntiedHeads() throws {
+        let tied = Synthetic.config(tied: true)
+        let w = Synthetic.weights(tied)
+        XCTAssertNil(w.tensors[.lmHead])
+        let a = try TransformerModel(config: tied, weights: w)
+        // Untied with the head equal to the embedding gives the same logits; with another head, different ones.
+        let untied = Synthetic.config(tied: false)
+        var same = w
+        same.tensors[.lmHead] = w.tensors[.embedding]
+        let b = try TransformerModel(config: untied, weights: same)
+        var other = w
+        other.tensors[.lmHead] = w.tensors[.embedding]!.map { -$0 }
+        let cModel = try TransformerModel(config: untied, weights: other)
+        let tokens = [[4, 8, 15, 16, 23, 42]]
+        func run(_ m: TransformerModel) throws -> Logits {
+            try m.forward(tokens: tokens, slots: [0], cache: m.makeCache(slots: 1, capacity: 8), allPositions: false)
+        }
+        let la = try run(a), lb = try run(b), lc = try run(cModel)
+        XCTAssertEqual(la.values, lb.values)
+        XCTAssertLessThan(maxDifference(la.values[...], lc.values.map { -$0 }[...]), 1e-5)
+        XCTAssertGreaterThan(maxDifference(la.values[...], lc.values[...]), 0.1)
+        // An untied model without a head is an error naming the tensor.
+        XCTAssertThrowsError(try TransformerModel(config: untied, weights: w)) { error in
+            XCTAssertTrue("\(error)".contains("lm_head.weight"), "\(error)")
+        }
+    }
+
+    func testBadRequestsThrow() throws {
+        let c = Synthetic.config()
+        let model = try TransformerModel(config: c, weights: Synthetic.weights(c))
+        let cache = model.makeCache(slots: 2, capacity: 4)
+        func expectError(_ tokens: [[Int]], _ slots: [Int], _ fragment: String, line: UInt = #line) {
+            XCTAssertThrowsError(try model.forward(tokens: tokens, slots: slots, cache: cache, allPositions: false),
+                                 line: line) { error in
+                XCTAssertTrue("\(error)".contains(fragment), "\(error)", line: line)
+            }
+        }
+        expectError([[1]], [2], "outside the cache")
+        expectError([[1], [2]], [0, 0], "twice")
+        expectError([[61]], [0], "vocabulary")
+        expectError([[-1]], [0], "vocabulary")
+        expectError([[1, 2, 3, 4, 5]], [0], "capacity")
+        expectError([[]], [0], "no tokens")
+        expectError([[1]], [0, 1], "slots")
+        XCTAssertEqual(cache.lengths, [0, 0], "failed calls leave the cache untouched")
+        let otherCache = KVCache(layers: 3, slots: 1, capacity: 4, kvDim: c.kvDim)
+        XCTAssertThrowsError(try model.forward(tokens: [[1]], slots: [0], cache: otherCache, allPositions: false))
+    }
+}

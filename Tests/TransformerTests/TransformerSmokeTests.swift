@@ -1,6 +1,0 @@
-import XCTest
-import Transformer
-
-final class TransformerSmokeTests: XCTestCase {
-    func testModuleLoads() {}
-}
