@@ -94,9 +94,9 @@ extension Tokenizer {
             }
             byId[id] = token
         }
-        var added: [(id: Int, special: Bool)] = []
+        var added: [AddedToken] = []
         var addedSeen = Set<Int>()
-        func addToken(_ id: Int, _ content: String, _ special: Bool, _ what: String) throws {
+        func addToken(_ id: Int, _ content: String, _ t: [String: Any], _ what: String) throws {
             guard id >= 0, id < 10_000_000, !content.isEmpty else {
                 throw TokenizerError("\(origin): \(what) has an invalid id or empty content")
             }
@@ -104,14 +104,18 @@ extension Tokenizer {
                 throw TokenizerError("\(origin): \(what) \(String(reflecting: content)) has id \(id), which the vocabulary gives to \(String(reflecting: other))")
             }
             byId[id] = content
-            if addedSeen.insert(id).inserted { added.append((id, special)) }
+            if addedSeen.insert(id).inserted {
+                added.append(AddedToken(
+                    id: id, special: t["special"] as? Bool ?? false, lstrip: t["lstrip"] as? Bool ?? false,
+                    rstrip: t["rstrip"] as? Bool ?? false))
+            }
         }
         if let list = root["added_tokens"] as? [Any] {
             for (i, a) in list.enumerated() {
                 guard let t = a as? [String: Any], let id = (t["id"] as? NSNumber)?.intValue,
                     let content = t["content"] as? String
                 else { throw TokenizerError("\(origin): added_tokens[\(i)] needs an id and a content") }
-                try addToken(id, content, t["special"] as? Bool ?? false, "added_tokens[\(i)]")
+                try addToken(id, content, t, "added_tokens[\(i)]")
             }
         }
         if let decoderTable = cfg["added_tokens_decoder"] as? [String: Any] {
@@ -119,7 +123,7 @@ extension Tokenizer {
                 guard let id = Int(key), let t = v as? [String: Any], let content = t["content"] as? String else {
                     throw TokenizerError("tokenizer_config.json: added_tokens_decoder[\(key)] needs an id key and a content")
                 }
-                try addToken(id, content, t["special"] as? Bool ?? false, "added_tokens_decoder[\(key)]")
+                try addToken(id, content, t, "added_tokens_decoder[\(key)]")
             }
         }
         guard let maxId = byId.keys.max() else { throw TokenizerError("\(origin): the vocabulary is empty") }

@@ -27,6 +27,31 @@ final class GGUFTokenizerGoldenTests: XCTestCase {
         XCTAssertEqual(failures, 0, "\(model): \(failures) of \(corpus.count) strings differ")
     }
 
+    /// The pre-tokenizer alone cuts each corpus string exactly where transformers' does (this isolates the
+    /// scanners, including the `\s+(?!\S)` lookahead, from BPE).
+    func checkPieces(_ model: String) throws {
+        let golden = try TestSupport.json("tokenizer_golden.json")
+        let corpus = try TestSupport.corpus()
+        let entry = try XCTUnwrap((golden["models"] as? [String: Any])?[model] as? [String: Any])
+        let expected = try XCTUnwrap(entry["pretokenizer_pieces"] as? [[String]])
+        let tok = try TestSupport.tokenizer(model)
+        var failures = 0
+        for (text, want) in zip(corpus, expected) {
+            // transformers reports pieces in byte-level spelling.
+            let got = tok.preTokenize(text).map { piece in
+                String(String.UnicodeScalarView(piece.utf8.map { Unicode.Scalar(TokenizerBehaviourTests.byteLevelScalar($0))! }))
+            }
+            if got != want {
+                failures += 1
+                if failures <= 10 { XCTFail("\(model): \(String(reflecting: text))\n got  \(got)\n want \(want)") }
+            }
+        }
+        XCTAssertEqual(failures, 0)
+    }
+
+    func testSmolLMPreTokenizerPieces() throws { try checkPieces("smollm2-135m") }
+    func testQwenPreTokenizerPieces() throws { try checkPieces("qwen2.5-coder-0.5b") }
+
     func testSmolLMMatchesReference() throws { try checkModel("smollm2-135m") }
     func testQwenMatchesReference() throws { try checkModel("qwen2.5-coder-0.5b") }
 

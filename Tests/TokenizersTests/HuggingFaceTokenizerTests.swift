@@ -4,7 +4,8 @@ import XCTest
 
 /// The tokenizer.json path: each model's tokenizer as transformers saves it (Fixtures/tokenizer_json/<name>/,
 /// vocabulary and merges stripped and put back here from the GGUF file) gives transformers' ids on the corpus
-/// (Fixtures/tokenizer_json_golden.json). The `-nfc` variant adds an NFC normalizer.
+/// (Fixtures/tokenizer_json_golden.json). The `-nfc` variant adds an NFC normalizer; `-strip` sets added-token
+/// lstrip/rstrip options.
 final class HuggingFaceTokenizerTests: XCTestCase {
     override class func tearDown() {
         for dir in directories.values { try? FileManager.default.removeItem(atPath: dir) }
@@ -85,6 +86,7 @@ final class HuggingFaceTokenizerTests: XCTestCase {
     func testSmolLMTokenizerJSON() throws { try check("smollm2-135m") }
     func testQwenTokenizerJSON() throws { try check("qwen2.5-coder-0.5b") }
     func testQwenTokenizerJSONWithNFC() throws { try check("qwen2.5-coder-0.5b-nfc") }
+    func testAddedTokenStripOptions() throws { try check("smollm2-135m-strip") }
 
     func testSpecialIdsAndTemplateFromConfig() throws {
         let tok = try Tokenizer(huggingFaceDirectory: try makeDirectory("qwen2.5-coder-0.5b", mergesAsPairs: true))

@@ -11,7 +11,8 @@ Outputs
 - tokenizer_json/<model>/tokenizer.json (+ tokenizer_config.json): the tokenizer transformers saves with
   save_pretrained, with model.vocab and model.merges removed to keep the fixture small (the test puts them
   back from the GGUF file, which this script checks holds exactly the same vocabulary and merges).
-  `qwen2.5-coder-0.5b-nfc` adds an NFC normalizer, as the official Qwen2 tokenizer.json has.
+  `qwen2.5-coder-0.5b-nfc` adds an NFC normalizer, as the official Qwen2 tokenizer.json has;
+  `smollm2-135m-strip` sets rstrip on <|im_start|> and lstrip on <|im_end|>.
   tokenizer_json_golden.json: transformers' ids for each of those on the corpus.
 - chat_golden.json: apply_chat_template(tokenize=False) with each model's own template, and the ids of the
   rendered text; plus extra templates exercising more of Jinja, rendered by transformers' Jinja environment.
@@ -265,8 +266,12 @@ def main():
             for i, (a, b) in enumerate(zip(cpp_ids, hf_ids)):
                 if a != b:
                     disagreements.append({"index": i, "text": texts[i], "llama_cpp": a, "transformers": b})
+        # The pre-tokenizer's pieces alone (byte-level spelled), from transformers' backend.
+        pre = hf.backend_tokenizer.pre_tokenizer
+        pieces = [[p for p, _ in pre.pre_tokenize_str(t)] for t in texts]
         golden["models"][name] = {"file": file_name, "ids": ids, "disagreements": disagreements,
-                                  "reference": "llama.cpp" if cpp_ids is not None else "transformers"}
+                                  "reference": "llama.cpp" if cpp_ids is not None else "transformers",
+                                  "pretokenizer_pieces": pieces}
         print(name, "disagreements:", len(disagreements), file=sys.stderr)
 
         # tokenizer.json as transformers saves it, vocabulary and merges stripped (put back by the test).
@@ -287,6 +292,15 @@ def main():
                 nfc = copy.deepcopy(tj)
                 nfc["normalizer"] = {"type": "NFC"}
                 variants[name + "-nfc"] = nfc
+            else:
+                # Added-token options: <|im_start|> takes the white space after it, <|im_end|> the one before.
+                strip = copy.deepcopy(tj)
+                for t in strip["added_tokens"]:
+                    if t["content"] == "<|im_start|>":
+                        t["rstrip"] = True
+                    if t["content"] == "<|im_end|>":
+                        t["lstrip"] = True
+                variants[name + "-strip"] = strip
             for vname, vjson in variants.items():
                 full_dir = os.path.join(tmp, vname)
                 os.makedirs(full_dir, exist_ok=True)

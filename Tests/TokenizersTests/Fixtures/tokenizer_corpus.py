@@ -48,7 +48,7 @@ HANDWRITTEN = [
     "https://example.com/path?query=1&x=y#frag", "http://localhost:8080/api/v1/items/42",
     "mailto:someone@example.org", "ftp://files.example.net/pub/file.tar.gz", "www.example.co.uk/page.html",
     "user@example.com", "C:\\Users\\name\\file.txt", "/usr/local/lib/python3.11/site-packages",
-    "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|im_start|>user\nHello<|im_end|>\n",
+    "<|im_start|>", "<|im_end|>", "<|endoftext|>", "a  <|im_end|>  b", "<|im_start|> \n\t x", "x\u3000<|im_end|>", "<|im_start|>user\nHello<|im_end|>\n",
     "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n",
     "text<|endoftext|>more text", "<|endoftext|><|endoftext|>", "<|im_start|><|im_end|>", " <|im_end|> ",
     "<|im_start", "im_start|>", "<|im_start|", "<|IM_START|>", "< |im_start| >", "<|endoftext|>\n\n",
