@@ -27,7 +27,7 @@ import tempfile
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from tokenizer_corpus import corpus  # noqa: E402
+from tokenizer_corpus import corpus, random_corpus  # noqa: E402
 
 import transformers  # noqa: E402
 from tokenizers import Tokenizer, normalizers, pre_tokenizers  # noqa: E402
@@ -266,6 +266,18 @@ def main():
             for i, (a, b) in enumerate(zip(cpp_ids, hf_ids)):
                 if a != b:
                     disagreements.append({"index": i, "text": texts[i], "llama_cpp": a, "transformers": b})
+        # Random strings over all of Unicode: llama.cpp's ids, and where transformers differs.
+        rtexts = random_corpus()
+        r_hf = [hf.encode(t, add_special_tokens=False) for t in rtexts]
+        r_cpp = [llm.tokenize(t.encode("utf-8"), add_bos=False, special=True) for t in rtexts] if llm else None
+        golden["random_utf8_hex"] = [t.encode("utf-8").hex() for t in rtexts]
+        golden["models"][name + "/random"] = {
+            "ids": r_cpp if r_cpp is not None else r_hf,
+            "reference": "llama.cpp" if r_cpp is not None else "transformers",
+            "disagreements": [] if r_cpp is None else [
+                {"index": i, "llama_cpp": a, "transformers": b} for i, (a, b) in enumerate(zip(r_cpp, r_hf)) if a != b],
+        }
+        print(name, "random disagreements:", len(golden["models"][name + "/random"]["disagreements"]), file=sys.stderr)
         # The pre-tokenizer's pieces alone (byte-level spelled), from transformers' backend.
         pre = hf.backend_tokenizer.pre_tokenizer
         pieces = [[p for p, _ in pre.pre_tokenize_str(t)] for t in texts]
