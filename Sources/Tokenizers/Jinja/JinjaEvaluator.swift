@@ -1,7 +1,8 @@
 import Foundation
 
-/// Renders a parsed template. Variables live in a stack of scopes: `for` bodies and macro calls get their own
-/// (so `set` inside a loop does not leak out, as in Jinja; use `namespace()` for that), `if` bodies do not.
+/// Renders a parsed template. Variables live in a stack of scopes: each `for` iteration and each macro call
+/// gets its own (so a `set` inside a loop lasts only for that iteration, as in Jinja; `namespace()` carries
+/// values out), `if` bodies do not.
 final class JinjaEvaluator {
     private var scopes: [[String: JinjaValue]]
     private var output = ""
@@ -106,8 +107,6 @@ final class JinjaEvaluator {
     ) throws -> Flow {
         let iterable = try eval(iterableExpr)
         var items = try JinjaBuiltins.iterate(iterable, what: "for loop")
-        scopes.append([:])
-        defer { scopes.removeLast() }
         func bind(_ item: JinjaValue) throws {
             if targets.count == 1 {
                 assign(targets[0], item)
@@ -121,6 +120,8 @@ final class JinjaEvaluator {
         }
         if let filter {
             items = try items.filter { item in
+                scopes.append([:])
+                defer { scopes.removeLast() }
                 try bind(item)
                 return try eval(filter).isTruthy
             }
@@ -132,6 +133,9 @@ final class JinjaEvaluator {
             guard steps <= Self.maxSteps else {
                 throw TokenizerError("chat template: more than \(Self.maxSteps) loop iterations; giving up")
             }
+            // Each iteration has its own scope: a `set` in the body is gone at the next iteration.
+            scopes.append([:])
+            defer { scopes.removeLast() }
             try bind(item)
             var loop = JinjaDict()
             loop["index"] = .int(i + 1)

@@ -261,7 +261,17 @@ extension JinjaBuiltins {
                 throw TokenizerError("chat template line \(line): test 'divisibleby' needs non-zero integers")
             }
             return i % d == 0
-        case "eq", "equalto", "==", "sameas": return equal(v, try other())
+        case "eq", "equalto", "==": return equal(v, try other())
+        case "sameas":
+            // Python `is`: same kind and value for scalars (so 0 is not false).
+            let o = try other()
+            switch (v, o) {
+            case (.none, .none): return true
+            case (.bool(let a), .bool(let b)): return a == b
+            case (.int(let a), .int(let b)): return a == b
+            case (.string(let a), .string(let b)): return a == b
+            default: return false
+            }
         case "ne", "!=": return !equal(v, try other())
         case "lt", "lessthan", "<": return try less(v, try other(), line: line)
         case "gt", "greaterthan", ">": return try less(try other(), v, line: line)
