@@ -67,4 +67,25 @@ final class JinjaCasesTests: XCTestCase {
         }
         XCTAssertThrowsError(try ChatTemplate("{{ range(100000000) | length }}").render(globals: [:]))
     }
+
+    func testExtremeValuesNeverCrash() throws {
+        // Each either renders or throws a TokenizerError; none may trap on overflow or allocate without bound.
+        let expressions = [
+            "-9223372036854775807 - 1", "(-9223372036854775807 - 1) // -1", "(-9223372036854775807 - 1) % -1",
+            "'abc'[::9223372036854775807]", "'abc'[-9223372036854775807:9223372036854775807:-9223372036854775807]",
+            "1e308 * 10 | int", "'nan' | float | int", "'1e400' | int", "(-9223372036854775807 - 1) | abs",
+            "-(-9223372036854775807 - 1)", "range(-9223372036854775807, 9223372036854775807) | length",
+            "range(0, 9223372036854775807, 4611686018427387904) | list", "'x' | center(99999999999)",
+            "[1, 2] * 99999999", "'%d' % 1e300", "'ab' * 9223372036854775807", "2 ** 9999", "2.0 ** 99999",
+            "[1] | tojson(indent=99999999)", "'x' | indent(99999999)", "(-7) is odd", "(-9223372036854775807 - 1) is even",
+            "99999999999999999999", "1 / 0", "1 // 0", "1.5 % 0",
+        ]
+        for e in expressions {
+            do {
+                _ = try ChatTemplate("{{ \(e) }}").render(globals: [:])
+            } catch is TokenizerError {
+                // a clear error is fine
+            }
+        }
+    }
 }

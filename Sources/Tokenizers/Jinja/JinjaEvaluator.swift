@@ -252,7 +252,7 @@ final class JinjaEvaluator {
             return .bool(!(try eval(x).isTruthy))
         case .negate(let x, let line):
             switch try eval(x) {
-            case .int(let i): return .int(-i)
+            case .int(let i): return .int(0 &- i)
             case .double(let d): return .double(-d)
             case .bool(let b): return .int(b ? -1 : 0)
             case let v: throw TokenizerError("chat template line \(line): cannot negate a \(v.typeName)")
