@@ -86,7 +86,7 @@ extension Tokenizer {
         var byId: [Int: String] = [:]
         byId.reserveCapacity(vocab.count)
         for (token, v) in vocab {
-            guard let id = (v as? NSNumber)?.intValue, id >= 0, id < 10_000_000 else {
+            guard let id = Self.jsonId(v) else {
                 throw TokenizerError("\(origin): model.vocab[\(String(reflecting: token))] is not a valid id")
             }
             if let other = byId[id], other != token {
@@ -112,7 +112,7 @@ extension Tokenizer {
         }
         if let list = root["added_tokens"] as? [Any] {
             for (i, a) in list.enumerated() {
-                guard let t = a as? [String: Any], let id = (t["id"] as? NSNumber)?.intValue,
+                guard let t = a as? [String: Any], let id = Self.jsonId(t["id"]),
                     let content = t["content"] as? String
                 else { throw TokenizerError("\(origin): added_tokens[\(i)] needs an id and a content") }
                 try addToken(id, content, t, "added_tokens[\(i)]")
@@ -150,8 +150,8 @@ extension Tokenizer {
         }
         var extraEOT: [Int] = []
         for source in [gen, cfg] {
-            if let n = source["eos_token_id"] as? NSNumber { extraEOT.append(n.intValue) }
-            if let list = source["eos_token_id"] as? [Any] { extraEOT += list.compactMap { ($0 as? NSNumber)?.intValue } }
+            if let n = Self.jsonId(source["eos_token_id"]) { extraEOT.append(n) }
+            if let list = source["eos_token_id"] as? [Any] { extraEOT += list.compactMap(Self.jsonId) }
         }
         var template = chatTemplate
         if template == nil {
@@ -173,6 +173,14 @@ extension Tokenizer {
     }
 
     // MARK: parsing helpers
+
+    /// A JSON number that is a plausible token id (a whole number in 0..<10M), or nil.
+    static func jsonId(_ v: Any?) -> Int? {
+        guard let n = v as? NSNumber, !(v is Bool) || String(cString: n.objCType) != "c" else { return nil }
+        let d = n.doubleValue
+        guard d >= 0, d < 10_000_000, d == d.rounded() else { return nil }
+        return Int(d)
+    }
 
     static func jsonObject(_ data: Data, _ origin: String) throws -> [String: Any] {
         let object: Any
