@@ -7,6 +7,7 @@
 final class BPEModel: @unchecked Sendable {
     /// For a pair (left id, right id) packed as left << 32 | right: the merge rank and the merged token id.
     private let merges: [UInt64: (rank: Int32, id: Int32)]
+    fileprivate var mergeTable: [UInt64: (rank: Int32, id: Int32)] { merges }
     /// Token id of each byte's character, or -1 when the vocabulary lacks it (the byte is then dropped).
     private let byteTokens: [Int32]
     /// With `ignoreMerges`, a piece that is itself a vocabulary token is that token (llama.cpp / HF option).
@@ -43,8 +44,7 @@ final class BPEModel: @unchecked Sendable {
     }
 
     /// Appends the token ids of one piece to `out`.
-    func encode(_ piece: ArraySlice<UInt8>, into out: inout [Int32]) {
-        let key = Array(piece)
+    func encode(_ key: [UInt8], into out: inout [Int32]) {
         if let whole = wholePieces?[key] {
             out.append(whole)
             return
@@ -80,6 +80,7 @@ final class BPEModel: @unchecked Sendable {
         for b in bytes where byteTokens[Int(b)] >= 0 { ids.append(byteTokens[Int(b)]) }
         let n = ids.count
         if n < 2 { return ids }
+        if n <= 24 { return mergeShort(ids) }
         // Symbols form a linked list over positions; a merged symbol lives at its left position.
         var next = [Int32](unsafeUninitializedCapacity: n) { buf, c in
             for i in 0 ..< n { buf[i] = Int32(i + 1) }
@@ -120,6 +121,46 @@ final class BPEModel: @unchecked Sendable {
             i = next[Int(i)]
         }
         return out
+    }
+}
+
+extension BPEModel {
+    /// The same merge order for short pieces, by rescanning all adjacent pairs after each merge (O(n^2) but
+    /// without allocations). Ranks of adjacent pairs are kept in a parallel array and refreshed locally.
+    fileprivate func mergeShort(_ start: [Int32]) -> [Int32] {
+        var ids = start
+        var ranks = [Int32](repeating: Int32.max, count: ids.count)
+        var merged = [Int32](repeating: -1, count: ids.count)
+        func refresh(_ i: Int) {
+            if i >= 0 && i + 1 < ids.count, let m = lookupPair(ids[i], ids[i + 1]) {
+                ranks[i] = m.rank
+                merged[i] = m.id
+            } else if i >= 0 && i < ranks.count {
+                ranks[i] = Int32.max
+            }
+        }
+        for i in 0 ..< ids.count - 1 { refresh(i) }
+        while ids.count > 1 {
+            var best = -1
+            var bestRank = Int32.max
+            for i in 0 ..< ids.count - 1 where ranks[i] < bestRank {
+                bestRank = ranks[i]
+                best = i
+            }
+            if best < 0 { break }
+            ids[best] = merged[best]
+            ids.remove(at: best + 1)
+            ranks.remove(at: best + 1)
+            merged.remove(at: best + 1)
+            refresh(best - 1)
+            refresh(best)
+        }
+        return ids
+    }
+
+    @inline(__always)
+    fileprivate func lookupPair(_ a: Int32, _ b: Int32) -> (rank: Int32, id: Int32)? {
+        mergeTable[UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))]
     }
 }
 

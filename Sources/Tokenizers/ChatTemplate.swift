@@ -67,12 +67,9 @@ extension Tokenizer {
             bosToken: bosTokenId.flatMap(idToToken), eosToken: eosTokenId.flatMap(idToToken))
     }
 
-    /// The ids of the rendered chat (special tokens in it are parsed; BOS added if the model asks for it and
-    /// the rendered text does not already start with it).
+    /// The ids of the rendered chat, special tokens in it parsed and no BOS added (the template writes any
+    /// BOS it wants; transformers' `apply_chat_template(tokenize=True)` does the same).
     public func encodeChat(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> [Int] {
-        let text = try applyChatTemplate(messages, addGenerationPrompt: addGenerationPrompt)
-        var ids = encode(text, parseSpecial: true, addBOS: false)
-        if addsBOS, let bos = bosTokenId, ids.first != bos { ids.insert(bos, at: 0) }
-        return ids
+        encode(try applyChatTemplate(messages, addGenerationPrompt: addGenerationPrompt), parseSpecial: true, addBOS: false)
     }
 }

@@ -73,11 +73,11 @@ extension Tokenizer {
             }
         }
         // llama.cpp matches control, user-defined and unknown tokens whole (control ones only when asked).
-        var added: [(id: Int, special: Bool)] = []
+        var added: [AddedToken] = []
         for (i, k) in kinds.enumerated() {
             switch k {
-            case .control, .unknown: added.append((i, true))
-            case .userDefined: added.append((i, false))
+            case .control, .unknown: added.append(AddedToken(id: i, special: true))
+            case .userDefined: added.append(AddedToken(id: i, special: false))
             default: break
             }
         }

@@ -1,6 +1,17 @@
 import Foundation
+import ModelFiles
 
 extension Tokenizer {
+    /// Loads a tokenizer from a `.gguf` file or a Hugging Face model directory (one with tokenizer.json).
+    public static func load(path: String) throws -> Tokenizer {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw TokenizerError("\(path): no such file or directory")
+        }
+        if isDirectory.boolValue { return try Tokenizer(huggingFaceDirectory: path) }
+        return try Tokenizer(gguf: try GGUFFile(path: path))
+    }
+
     /// Loads the tokenizer of a Hugging Face model directory: `tokenizer.json` (required),
     /// `tokenizer_config.json` (BOS/EOS names, `add_bos_token`, chat template), `chat_template.jinja` (the
     /// template as transformers 5 saves it) and `generation_config.json` (extra end-of-turn ids), when present.
@@ -75,7 +86,7 @@ extension Tokenizer {
         var byId: [Int: String] = [:]
         byId.reserveCapacity(vocab.count)
         for (token, v) in vocab {
-            guard let id = (v as? NSNumber)?.intValue, id >= 0, id < 10_000_000 else {
+            guard let id = Self.jsonId(v) else {
                 throw TokenizerError("\(origin): model.vocab[\(String(reflecting: token))] is not a valid id")
             }
             if let other = byId[id], other != token {
@@ -83,9 +94,9 @@ extension Tokenizer {
             }
             byId[id] = token
         }
-        var added: [(id: Int, special: Bool)] = []
+        var added: [AddedToken] = []
         var addedSeen = Set<Int>()
-        func addToken(_ id: Int, _ content: String, _ special: Bool, _ what: String) throws {
+        func addToken(_ id: Int, _ content: String, _ t: [String: Any], _ what: String) throws {
             guard id >= 0, id < 10_000_000, !content.isEmpty else {
                 throw TokenizerError("\(origin): \(what) has an invalid id or empty content")
             }
@@ -93,14 +104,18 @@ extension Tokenizer {
                 throw TokenizerError("\(origin): \(what) \(String(reflecting: content)) has id \(id), which the vocabulary gives to \(String(reflecting: other))")
             }
             byId[id] = content
-            if addedSeen.insert(id).inserted { added.append((id, special)) }
+            if addedSeen.insert(id).inserted {
+                added.append(AddedToken(
+                    id: id, special: t["special"] as? Bool ?? false, lstrip: t["lstrip"] as? Bool ?? false,
+                    rstrip: t["rstrip"] as? Bool ?? false))
+            }
         }
         if let list = root["added_tokens"] as? [Any] {
             for (i, a) in list.enumerated() {
-                guard let t = a as? [String: Any], let id = (t["id"] as? NSNumber)?.intValue,
+                guard let t = a as? [String: Any], let id = Self.jsonId(t["id"]),
                     let content = t["content"] as? String
                 else { throw TokenizerError("\(origin): added_tokens[\(i)] needs an id and a content") }
-                try addToken(id, content, t["special"] as? Bool ?? false, "added_tokens[\(i)]")
+                try addToken(id, content, t, "added_tokens[\(i)]")
             }
         }
         if let decoderTable = cfg["added_tokens_decoder"] as? [String: Any] {
@@ -108,7 +123,7 @@ extension Tokenizer {
                 guard let id = Int(key), let t = v as? [String: Any], let content = t["content"] as? String else {
                     throw TokenizerError("tokenizer_config.json: added_tokens_decoder[\(key)] needs an id key and a content")
                 }
-                try addToken(id, content, t["special"] as? Bool ?? false, "added_tokens_decoder[\(key)]")
+                try addToken(id, content, t, "added_tokens_decoder[\(key)]")
             }
         }
         guard let maxId = byId.keys.max() else { throw TokenizerError("\(origin): the vocabulary is empty") }
@@ -135,8 +150,8 @@ extension Tokenizer {
         }
         var extraEOT: [Int] = []
         for source in [gen, cfg] {
-            if let n = source["eos_token_id"] as? NSNumber { extraEOT.append(n.intValue) }
-            if let list = source["eos_token_id"] as? [Any] { extraEOT += list.compactMap { ($0 as? NSNumber)?.intValue } }
+            if let n = Self.jsonId(source["eos_token_id"]) { extraEOT.append(n) }
+            if let list = source["eos_token_id"] as? [Any] { extraEOT += list.compactMap(Self.jsonId) }
         }
         var template = chatTemplate
         if template == nil {
@@ -158,6 +173,14 @@ extension Tokenizer {
     }
 
     // MARK: parsing helpers
+
+    /// A JSON number that is a plausible token id (a whole number in 0..<10M), or nil.
+    static func jsonId(_ v: Any?) -> Int? {
+        guard let n = v as? NSNumber, !(v is Bool) || String(cString: n.objCType) != "c" else { return nil }
+        let d = n.doubleValue
+        guard d >= 0, d < 10_000_000, d == d.rounded() else { return nil }
+        return Int(d)
+    }
 
     static func jsonObject(_ data: Data, _ origin: String) throws -> [String: Any] {
         let object: Any

@@ -5,6 +5,22 @@ public enum TokenKind: Int, Sendable {
     case undefined = 0, normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
 }
 
+/// A token matched whole in the text before BPE. `special` ones (control tokens) only with `parseSpecial`;
+/// `lstrip`/`rstrip` make the match also swallow white space on that side (Hugging Face added-token options).
+public struct AddedToken: Sendable {
+    public var id: Int
+    public var special: Bool
+    public var lstrip: Bool
+    public var rstrip: Bool
+
+    public init(id: Int, special: Bool, lstrip: Bool = false, rstrip: Bool = false) {
+        self.id = id
+        self.special = special
+        self.lstrip = lstrip
+        self.rstrip = rstrip
+    }
+}
+
 /// Text normalization applied before pre-tokenization (none for GGUF files, as llama.cpp does).
 public enum Normalization: Sendable {
     case none, nfc
@@ -53,7 +69,7 @@ public final class Tokenizer: @unchecked Sendable {
     /// matched whole in the text before BPE (`special` ones only with `parseSpecial`).
     public init(
         tokens: [String], kinds: [TokenKind], merges: [(String, String)], preTokenizer: PreTokenizer,
-        ignoreMerges: Bool = false, normalization: Normalization = .none, addedTokens: [(id: Int, special: Bool)],
+        ignoreMerges: Bool = false, normalization: Normalization = .none, addedTokens: [AddedToken],
         bosTokenId: Int?, eosTokenId: Int?, padTokenId: Int?, addsBOS: Bool,
         extraEndOfTurnIds: [Int] = [], chatTemplate: String?
     ) throws {
@@ -81,7 +97,7 @@ public final class Tokenizer: @unchecked Sendable {
             throw TokenizerError("added token id \(a.id) is outside the vocabulary (size \(tokens.count))")
         }
         self.specials = SpecialTokenMatcher(
-            tokens: addedTokens.filter { !tokens[$0.id].isEmpty }.map { (Array(tokens[$0.id].utf8), Int32($0.id), $0.special) })
+            tokens: addedTokens.filter { !tokens[$0.id].isEmpty }.map { (Array(tokens[$0.id].utf8), $0) })
         self.bosTokenId = bosTokenId
         self.eosTokenId = eosTokenId
         self.padTokenId = padTokenId
@@ -157,7 +173,18 @@ public final class Tokenizer: @unchecked Sendable {
         for range in preTokenizer.split(scalars) {
             piece.removeAll(keepingCapacity: true)
             for i in range { UTF8Util.append(scalars[i], to: &piece) }
-            bpe.encode(piece[...], into: &out)
+            bpe.encode(piece, into: &out)
+        }
+    }
+
+    /// The pieces the pre-tokenizer cuts plain text into (no special-token matching), for inspection.
+    public func preTokenize(_ text: String) -> [String] {
+        var scalars = text.unicodeScalars.map(\.value)
+        if normalization == .nfc { scalars = text.precomposedStringWithCanonicalMapping.unicodeScalars.map(\.value) }
+        return preTokenizer.split(scalars).map { r in
+            var v = String.UnicodeScalarView()
+            for i in r { v.append(Unicode.Scalar(scalars[i])!) }
+            return String(v)
         }
     }
 

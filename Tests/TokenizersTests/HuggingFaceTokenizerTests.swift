@@ -4,33 +4,61 @@ import XCTest
 
 /// The tokenizer.json path: each model's tokenizer as transformers saves it (Fixtures/tokenizer_json/<name>/,
 /// vocabulary and merges stripped and put back here from the GGUF file) gives transformers' ids on the corpus
-/// (Fixtures/tokenizer_json_golden.json). The `-nfc` variant adds an NFC normalizer.
+/// (Fixtures/tokenizer_json_golden.json). The `-nfc` variant adds an NFC normalizer; `-strip` sets added-token
+/// lstrip/rstrip options.
 final class HuggingFaceTokenizerTests: XCTestCase {
-    /// Writes a model directory with the full tokenizer.json (vocabulary and merges from the GGUF).
+    override class func tearDown() {
+        for dir in directories.values { try? FileManager.default.removeItem(atPath: dir) }
+        directories = [:]
+        super.tearDown()
+    }
+
+    nonisolated(unsafe) static var directories: [String: String] = [:]
+
+    /// Writes (once) a model directory with the full tokenizer.json (vocabulary and merges from the GGUF).
     func makeDirectory(_ name: String, mergesAsPairs: Bool) throws -> String {
+        let cacheKey = "\(name)/\(mergesAsPairs)"
+        if let dir = Self.directories[cacheKey] { return dir }
         let gguf = try TestSupport.gguf(try XCTUnwrap(name.hasPrefix("qwen") ? "qwen2.5-coder-0.5b" : "smollm2-135m"))
         let src = try TestSupport.fixture("tokenizer_json/\(name)")
-        var root = try XCTUnwrap(
-            JSONSerialization.jsonObject(with: Data(contentsOf: src.appendingPathComponent("tokenizer.json"))) as? [String: Any])
-        var model = try XCTUnwrap(root["model"] as? [String: Any])
+        // The stripped file has `"vocab": {}` and `"merges": []`; splice the GGUF's lists in as JSON text.
+        var text = try String(contentsOf: src.appendingPathComponent("tokenizer.json"), encoding: .utf8)
         let tokens = try XCTUnwrap(gguf.strings("tokenizer.ggml.tokens"))
-        var vocab: [String: Int] = [:]
-        for (i, t) in tokens.enumerated() { vocab[t] = i }
-        model["vocab"] = vocab
         let merges = try XCTUnwrap(gguf.strings("tokenizer.ggml.merges"))
-        model["merges"] = mergesAsPairs ? merges.map { $0.split(separator: " ", maxSplits: 1).map(String.init) } : merges
-        root["model"] = model
+        let vocabJSON = "{" + tokens.enumerated().map { "\(Self.jsonString($1)): \($0)" }.joined(separator: ",") + "}"
+        let mergesJSON = "[" + merges.map { m -> String in
+            guard mergesAsPairs else { return Self.jsonString(m) }
+            let parts = m.split(separator: " ", maxSplits: 1).map { Self.jsonString(String($0)) }
+            return "[" + parts.joined(separator: ",") + "]"
+        }.joined(separator: ",") + "]"
+        for (empty, full) in [("\"vocab\": {}", "\"vocab\": " + vocabJSON), ("\"merges\": []", "\"merges\": " + mergesJSON)] {
+            XCTAssertEqual(text.components(separatedBy: empty).count, 2, "\(name)/tokenizer.json should hold \(empty) once")
+            text = text.replacingOccurrences(of: empty, with: full)
+        }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tok-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try JSONSerialization.data(withJSONObject: root).write(to: dir.appendingPathComponent("tokenizer.json"))
+        try Data(text.utf8).write(to: dir.appendingPathComponent("tokenizer.json"))
         for extra in ["tokenizer_config.json", "chat_template.jinja"] {
             let from = src.appendingPathComponent(extra)
             if FileManager.default.fileExists(atPath: from.path) {
                 try FileManager.default.copyItem(at: from, to: dir.appendingPathComponent(extra))
             }
         }
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        Self.directories[cacheKey] = dir.path
         return dir.path
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
     }
 
     func check(_ name: String) throws {
@@ -58,6 +86,7 @@ final class HuggingFaceTokenizerTests: XCTestCase {
     func testSmolLMTokenizerJSON() throws { try check("smollm2-135m") }
     func testQwenTokenizerJSON() throws { try check("qwen2.5-coder-0.5b") }
     func testQwenTokenizerJSONWithNFC() throws { try check("qwen2.5-coder-0.5b-nfc") }
+    func testAddedTokenStripOptions() throws { try check("smollm2-135m-strip") }
 
     func testSpecialIdsAndTemplateFromConfig() throws {
         let tok = try Tokenizer(huggingFaceDirectory: try makeDirectory("qwen2.5-coder-0.5b", mergesAsPairs: true))
@@ -70,5 +99,9 @@ final class HuggingFaceTokenizerTests: XCTestCase {
         XCTAssertTrue(tok.endOfTurnIds.isSubset(of: gguf.endOfTurnIds))
         XCTAssertEqual(tok.vocabularySize, gguf.vocabularySize)
         XCTAssertEqual(tok.chatTemplate, gguf.chatTemplate)
+        // Tokenizer.load picks the loader from the path.
+        let loaded = try Tokenizer.load(path: try makeDirectory("qwen2.5-coder-0.5b", mergesAsPairs: true))
+        XCTAssertEqual(loaded.encode("Hello, world!"), gguf.encode("Hello, world!"))
+        XCTAssertThrowsError(try Tokenizer.load(path: "/nonexistent/model.gguf"))
     }
 }

@@ -29,16 +29,18 @@ enum TestSupport {
     /// The corpus strings, read from their UTF-8 hex (Foundation's JSON reader drops U+FEFF inside strings).
     static func corpus() throws -> [String] {
         let hex = try XCTUnwrap(try json("tokenizer_golden.json")["corpus_utf8_hex"] as? [String])
-        return hex.map { h in
-            var bytes: [UInt8] = []
-            var i = h.startIndex
-            while i < h.endIndex {
-                let j = h.index(i, offsetBy: 2)
-                bytes.append(UInt8(h[i ..< j], radix: 16)!)
-                i = j
-            }
-            return String(decoding: bytes, as: UTF8.self)
+        return hex.map(fromHex)
+    }
+
+    static func fromHex(_ h: String) -> String {
+        var bytes: [UInt8] = []
+        var i = h.startIndex
+        while i < h.endIndex {
+            let j = h.index(i, offsetBy: 2)
+            bytes.append(UInt8(h[i ..< j], radix: 16)!)
+            i = j
         }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static let cacheLock = NSLock()

@@ -119,6 +119,11 @@ final class TokenizerErrorTests: XCTestCase {
         expectJSONError(
             #"{"pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": {"a": 0, "b": 0}, "merges": []}}"#,
             "id 0")
+        expectJSONError(#"{"pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": {"a": 1e300}, "merges": []}}"#, "valid id")
+        expectJSONError(#"{"pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": {"a": -1}, "merges": []}}"#, "valid id")
+        expectJSONError(
+            #"{"added_tokens": [{"id": 99999999999, "content": "x"}], "pre_tokenizer": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}"#,
+            "added_tokens[0]")
     }
 
     func testMissingTokenizerJSONInDirectory() {

@@ -16,9 +16,14 @@ enum JinjaBuiltins {
             default: throw TokenizerError("chat template: range() takes 1 to 3 arguments")
             }
             guard step != 0 else { throw TokenizerError("chat template: range() step must not be zero") }
-            let count = step > 0 ? max(0, (stop - start + step - 1) / step) : max(0, (start - stop - step - 1) / -step)
+            let span = step > 0 ? Double(stop) - Double(start) : Double(start) - Double(stop)
+            let countEstimate = max(0, (span / Double(abs(Double(step)))).rounded(.up))
+            guard countEstimate <= 1_000_000 else {
+                throw TokenizerError("chat template: range() of more than 1000000 items is too large")
+            }
+            let count = Int(countEstimate)
             guard count <= 1_000_000 else { throw TokenizerError("chat template: range() of \(count) items is too large") }
-            return .array((0 ..< count).map { .int(start + $0 * step) })
+            return .array((0 ..< count).map { .int(start &+ $0 &* step) })
         }),
         "namespace": .function(JinjaFunction(name: "namespace") { args, kwargs in
             var d = JinjaDict()
@@ -136,11 +141,21 @@ enum JinjaBuiltins {
             if step > 0 {
                 var i = clamp(try int(a), 0)
                 let end = clamp(try int(b), n)
-                while i < end { out.append(items[i]); i += step }
+                while i < end {
+                    out.append(items[i])
+                    let (next, overflow) = i.addingReportingOverflow(step)
+                    if overflow { break }
+                    i = next
+                }
             } else {
                 var i = clamp(try int(a), n - 1)
                 let end = clamp(try int(b), -1)
-                while i > end { out.append(items[i]); i += step }
+                while i > end {
+                    out.append(items[i])
+                    let (next, overflow) = i.addingReportingOverflow(step)
+                    if overflow { break }
+                    i = next
+                }
             }
             return out
         }
@@ -160,6 +175,13 @@ enum JinjaBuiltins {
         case .bool(let b): return b ? 1 : 0
         default: return nil
         }
+    }
+
+    /// `Int(d)` truncated, or nil when out of range or NaN.
+    static func exactInt(_ d: Double) -> Int? {
+        let t = d.rounded(.towardZero)
+        guard t.isFinite, t >= -9.2e18, t <= 9.2e18 else { return nil }
+        return Int(t)
     }
 
     static func int(_ v: JinjaValue) -> Int? {
@@ -229,13 +251,21 @@ enum JinjaBuiltins {
             case (.array(let x), .array(let y)): return .array(x + y)
             default: break
             }
+        case "%":
+            if case .string(let format) = a { return .string(try percentFormat(format, b, line: line)) }
         case "*":
             switch (a, b) {
             case (.string(let s), .int(let n)), (.int(let n), .string(let s)):
                 guard n <= 1_000_000 else { throw fail() }
-                return .string(String(repeating: s, count: max(0, n)))
+                let unit = Array(s.utf8)
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(unit.count * max(0, n))
+                for _ in 0 ..< max(0, n) { bytes.append(contentsOf: unit) }
+                return .string(String(decoding: bytes, as: UTF8.self))
             case (.array(let x), .int(let n)):
-                guard n <= 100_000 else { throw fail() }
+                guard n <= 1_000_000, x.count * max(0, n) <= 1_000_000 else {
+                    throw TokenizerError("chat template line \(line): list repetition too large")
+                }
                 return .array(Array([[JinjaValue]](repeating: x, count: max(0, n)).joined()))
             default: break
             }
@@ -251,14 +281,28 @@ enum JinjaBuiltins {
                 return .double(Double(x) / Double(y))
             case "//", "%":
                 guard y != 0 else { throw TokenizerError("chat template line \(line): division by zero") }
+                guard !(x == Int.min && y == -1) else { throw TokenizerError("chat template line \(line): integer overflow") }
                 var q = x / y
                 if (x % y != 0) && ((x < 0) != (y < 0)) { q -= 1 }
-                return .int(op == "//" ? q : x - q * y)
+                return .int(op == "//" ? q : x &- q &* y)
             case "**":
                 if y >= 0 {
-                    var r = 1
-                    for _ in 0 ..< min(y, 64) { r = r &* x }
-                    return .int(r)
+                    // Exponentiation by squaring; past Int's range Python would use a big integer, we use a float.
+                    var result = 1, base = x, e = y
+                    while e > 0 {
+                        if e & 1 == 1 {
+                            let (r, o) = result.multipliedReportingOverflow(by: base)
+                            if o { return .double(pow(Double(x), Double(y))) }
+                            result = r
+                        }
+                        e >>= 1
+                        if e > 0 {
+                            let (b, o) = base.multipliedReportingOverflow(by: base)
+                            if o { return .double(pow(Double(x), Double(y))) }
+                            base = b
+                        }
+                    }
+                    return .int(result)
                 }
                 return .double(pow(Double(x), Double(y)))
             default: break
@@ -279,6 +323,31 @@ enum JinjaBuiltins {
             }
         }
         throw fail()
+    }
+
+    /// Python's `format % values` for %s, %d, %i, %r and %%.
+    static func percentFormat(_ format: String, _ values: JinjaValue, line: Int) throws -> String {
+        var args: [JinjaValue]
+        if case .array(let a) = values { args = a } else { args = [values] }
+        var out = ""
+        var it = format.unicodeScalars.makeIterator()
+        while let c = it.next() {
+            guard c == "%" else { out.unicodeScalars.append(c); continue }
+            guard let code = it.next() else { throw TokenizerError("chat template line \(line): incomplete % format") }
+            if code == "%" { out += "%"; continue }
+            guard !args.isEmpty else { throw TokenizerError("chat template line \(line): not enough values for % format") }
+            let v = args.removeFirst()
+            switch code {
+            case "s": out += v.pythonString
+            case "r": out += v.pythonRepr
+            case "d", "i":
+                guard let n = number(v) else { throw TokenizerError("chat template line \(line): %d needs a number") }
+                guard let i = exactInt(n) else { throw TokenizerError("chat template line \(line): %d of \(n)") }
+                out += String(i)
+            default: throw TokenizerError("chat template line \(line): unsupported % format code %\(code)")
+            }
+        }
+        return out
     }
 
     // MARK: methods

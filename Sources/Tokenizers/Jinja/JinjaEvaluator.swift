@@ -1,10 +1,17 @@
 import Foundation
 
-/// Renders a parsed template. Variables live in a stack of scopes: `for` bodies and macro calls get their own
-/// (so `set` inside a loop does not leak out, as in Jinja; use `namespace()` for that), `if` bodies do not.
+/// Renders a parsed template. Variables live in a stack of scopes: each `for` iteration and each macro call
+/// gets its own (so a `set` inside a loop lasts only for that iteration, as in Jinja; `namespace()` carries
+/// values out), `if` bodies do not.
 final class JinjaEvaluator {
     private var scopes: [[String: JinjaValue]]
     private var output = ""
+    /// Bounds that keep a hostile template from exhausting the stack, memory or time.
+    private var callDepth = 0
+    private var steps = 0
+    static let maxCallDepth = 64
+    static let maxOutputBytes = 64 << 20
+    static let maxSteps = 1_000_000
 
     enum Flow { case normal, breakLoop, continueLoop }
 
@@ -16,6 +23,12 @@ final class JinjaEvaluator {
         output = ""
         _ = try run(nodes)
         return output
+    }
+
+    private func checkOutput() throws {
+        if output.utf8.count > Self.maxOutputBytes {
+            throw TokenizerError("chat template: output larger than \(Self.maxOutputBytes >> 20) MiB; giving up")
+        }
     }
 
     // MARK: scopes
@@ -45,8 +58,10 @@ final class JinjaEvaluator {
         switch node {
         case .text(let s):
             output += s
+            try checkOutput()
         case .output(let e):
             output += try eval(e).pythonString
+            try checkOutput()
         case .ifBlock(let branches, let otherwise):
             for (cond, body) in branches where try eval(cond).isTruthy {
                 return try run(body)
@@ -92,8 +107,6 @@ final class JinjaEvaluator {
     ) throws -> Flow {
         let iterable = try eval(iterableExpr)
         var items = try JinjaBuiltins.iterate(iterable, what: "for loop")
-        scopes.append([:])
-        defer { scopes.removeLast() }
         func bind(_ item: JinjaValue) throws {
             if targets.count == 1 {
                 assign(targets[0], item)
@@ -107,6 +120,8 @@ final class JinjaEvaluator {
         }
         if let filter {
             items = try items.filter { item in
+                scopes.append([:])
+                defer { scopes.removeLast() }
                 try bind(item)
                 return try eval(filter).isTruthy
             }
@@ -114,6 +129,13 @@ final class JinjaEvaluator {
         if items.isEmpty { return try run(otherwise) }
         let n = items.count
         for (i, item) in items.enumerated() {
+            steps += 1
+            guard steps <= Self.maxSteps else {
+                throw TokenizerError("chat template: more than \(Self.maxSteps) loop iterations; giving up")
+            }
+            // Each iteration has its own scope: a `set` in the body is gone at the next iteration.
+            scopes.append([:])
+            defer { scopes.removeLast() }
             try bind(item)
             var loop = JinjaDict()
             loop["index"] = .int(i + 1)
@@ -157,11 +179,16 @@ final class JinjaEvaluator {
             for (k, _) in kwargs where !parameters.contains(where: { $0.0 == k }) {
                 throw TokenizerError("chat template: macro \(name) has no parameter \(k)")
             }
+            guard self.callDepth < Self.maxCallDepth else {
+                throw TokenizerError("chat template: macro \(name) calls nested more than \(Self.maxCallDepth) deep")
+            }
             let saved = self.output
             self.output = ""
             self.scopes.append(frame)
+            self.callDepth += 1
             defer {
                 self.scopes.removeLast()
+                self.callDepth -= 1
             }
             _ = try self.run(body)
             let result = self.output
@@ -225,7 +252,7 @@ final class JinjaEvaluator {
             return .bool(!(try eval(x).isTruthy))
         case .negate(let x, let line):
             switch try eval(x) {
-            case .int(let i): return .int(-i)
+            case .int(let i): return .int(0 &- i)
             case .double(let d): return .double(-d)
             case .bool(let b): return .int(b ? -1 : 0)
             case let v: throw TokenizerError("chat template line \(line): cannot negate a \(v.typeName)")

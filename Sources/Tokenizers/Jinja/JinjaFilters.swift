@@ -145,17 +145,20 @@ extension JinjaBuiltins {
             })
         case "tojson":
             var indent: Int?
-            if let i = arg(0, "indent"), case .int(let n) = i { indent = n }
+            if let i = arg(0, "indent"), case .int(let n) = i {
+                guard n <= 100 else { throw err("indent \(n) is too large") }
+                indent = max(0, n)
+            }
             let sortKeys = kwarg(kwargs, "sort_keys")?.isTruthy ?? false
             return .string(try toJSON(v, indent: indent, sortKeys: sortKeys, level: 0, line: line))
         case "int":
             switch v {
             case .int: return v
-            case .double(let d): return .int(Int(d.rounded(.towardZero)))
+            case .double(let d): return exactInt(d).map { .int($0) } ?? (arg(0, "default") ?? .int(0))
             case .bool(let b): return .int(b ? 1 : 0)
             case .string(let s):
                 if let i = Int(s.trimmingCharacters(in: .whitespaces)) { return .int(i) }
-                if let d = Double(s.trimmingCharacters(in: .whitespaces)) { return .int(Int(d)) }
+                if let d = Double(s.trimmingCharacters(in: .whitespaces)), let i = exactInt(d) { return .int(i) }
                 return arg(0, "default") ?? .int(0)
             default: return arg(0, "default") ?? .int(0)
             }
@@ -165,7 +168,7 @@ extension JinjaBuiltins {
             return arg(0, "default") ?? .double(0)
         case "abs":
             switch v {
-            case .int(let i): return .int(abs(i))
+            case .int(let i): return i == Int.min ? .double(-Double(i)) : .int(abs(i))
             case .double(let d): return .double(abs(d))
             default: throw err("needs a number")
             }
@@ -200,7 +203,12 @@ extension JinjaBuiltins {
         case "indent":
             var width = "    "
             if let w = arg(0, "width") {
-                if case .int(let n) = w { width = String(repeating: " ", count: max(0, n)) } else { width = w.pythonString }
+                if case .int(let n) = w {
+                    guard n <= 10_000 else { throw err("width \(n) is too large") }
+                    width = String(repeating: " ", count: max(0, n))
+                } else {
+                    width = w.pythonString
+                }
             }
             let first = arg(1, "first")?.isTruthy ?? false
             let blank = arg(2, "blank")?.isTruthy ?? false
@@ -210,6 +218,7 @@ extension JinjaBuiltins {
         case "center":
             var width = 80
             if let w = arg(0, "width"), case .int(let n) = w { width = n }
+            guard width <= 1_000_000 else { throw err("width \(width) is too large") }
             let s = try str()
             let pad = max(0, width - s.unicodeScalars.count)
             let left = pad / 2 + (pad % 2 == 1 && width % 2 == 1 ? 1 : 0)
@@ -255,13 +264,23 @@ extension JinjaBuiltins {
         case "callable": if case .function = v { return true } else { return false }
         case "odd", "even":
             guard let i = int(v) else { throw TokenizerError("chat template line \(line): test '\(name)' needs an integer") }
-            return (abs(i) % 2 == 1) == (name == "odd")
+            return (i & 1 == 1) == (name == "odd")
         case "divisibleby":
             guard let i = int(v), let d = int(try other()), d != 0 else {
                 throw TokenizerError("chat template line \(line): test 'divisibleby' needs non-zero integers")
             }
             return i % d == 0
-        case "eq", "equalto", "==", "sameas": return equal(v, try other())
+        case "eq", "equalto", "==": return equal(v, try other())
+        case "sameas":
+            // Python `is`: same kind and value for scalars (so 0 is not false).
+            let o = try other()
+            switch (v, o) {
+            case (.none, .none): return true
+            case (.bool(let a), .bool(let b)): return a == b
+            case (.int(let a), .int(let b)): return a == b
+            case (.string(let a), .string(let b)): return a == b
+            default: return false
+            }
         case "ne", "!=": return !equal(v, try other())
         case "lt", "lessthan", "<": return try less(v, try other(), line: line)
         case "gt", "greaterthan", ">": return try less(try other(), v, line: line)

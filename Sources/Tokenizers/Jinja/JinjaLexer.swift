@@ -17,10 +17,15 @@ struct JinjaLexer {
         var textStart = 0
         var i = 0
         var line = 1
+        let newlines = scalars.indices.filter { scalars[$0] == "\n" }
         func lineAt(_ p: Int) -> Int {
-            var l = 1
-            for k in 0 ..< p where scalars[k] == "\n" { l += 1 }
-            return l
+            // 1 + the number of newlines before p (binary search).
+            var lo = 0, hi = newlines.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if newlines[mid] < p { lo = mid + 1 } else { hi = mid }
+            }
+            return lo + 1
         }
         func text(_ a: Int, _ b: Int) -> String {
             var s = String.UnicodeScalarView()

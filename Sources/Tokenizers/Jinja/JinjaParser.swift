@@ -4,6 +4,9 @@
 struct JinjaParser {
     private let parts: [JinjaLexer.Part]
     private var index = 0
+    /// Nesting of blocks, bounded so a hostile template cannot exhaust the stack.
+    private var depth = 0
+    static let maxDepth = 200
 
     init(_ parts: [JinjaLexer.Part]) {
         self.parts = parts
@@ -18,6 +21,9 @@ struct JinjaParser {
 
     /// Parses nodes until a statement whose first word is in `until` (returned, not consumed further).
     private mutating func parseBlock(until: Set<String>) throws -> ([JinjaNode], (word: String, tokens: ExprTokens, line: Int)?) {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else { throw TokenizerError("chat template: blocks nested more than \(Self.maxDepth) deep") }
         var nodes: [JinjaNode] = []
         while index < parts.count {
             let part = parts[index]
@@ -153,6 +159,7 @@ struct ExprTokens {
     private let tokens: [JinjaToken]
     private var p = 0
     let line: Int
+    private var depth = 0
 
     init(_ tokens: [JinjaToken], line: Int) {
         self.tokens = tokens
@@ -212,6 +219,9 @@ struct ExprTokens {
     // MARK: expressions
 
     mutating func parseExpression(allowConditional: Bool = true) throws -> JinjaExpr {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= JinjaParser.maxDepth else { throw error("expression nested too deeply") }
         let e = try parseOr()
         if allowConditional, acceptKeyword("if") {
             let cond = try parseOr()
@@ -234,7 +244,12 @@ struct ExprTokens {
     }
 
     private mutating func parseNot() throws -> JinjaExpr {
-        if acceptKeyword("not") { return .not(try parseNot()) }
+        if acceptKeyword("not") {
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= JinjaParser.maxDepth else { throw error("expression nested too deeply") }
+            return .not(try parseNot())
+        }
         return try parseCompare()
     }
 
@@ -316,6 +331,9 @@ struct ExprTokens {
 
     private mutating func parseUnary() throws -> JinjaExpr {
         let l = currentLine
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= JinjaParser.maxDepth else { throw error("expression nested too deeply") }
         if accept("-") { return try parseFilters(.negate(try parseUnary(), line: l)) }
         if accept("+") { return try parseFilters(try parseUnary()) }
         return try parseFilters(try parsePostfix(try parsePrimary()))

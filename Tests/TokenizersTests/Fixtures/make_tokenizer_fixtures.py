@@ -11,7 +11,8 @@ Outputs
 - tokenizer_json/<model>/tokenizer.json (+ tokenizer_config.json): the tokenizer transformers saves with
   save_pretrained, with model.vocab and model.merges removed to keep the fixture small (the test puts them
   back from the GGUF file, which this script checks holds exactly the same vocabulary and merges).
-  `qwen2.5-coder-0.5b-nfc` adds an NFC normalizer, as the official Qwen2 tokenizer.json has.
+  `qwen2.5-coder-0.5b-nfc` adds an NFC normalizer, as the official Qwen2 tokenizer.json has;
+  `smollm2-135m-strip` sets rstrip on <|im_start|> and lstrip on <|im_end|>.
   tokenizer_json_golden.json: transformers' ids for each of those on the corpus.
 - chat_golden.json: apply_chat_template(tokenize=False) with each model's own template, and the ids of the
   rendered text; plus extra templates exercising more of Jinja, rendered by transformers' Jinja environment.
@@ -26,7 +27,7 @@ import tempfile
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from tokenizer_corpus import corpus  # noqa: E402
+from tokenizer_corpus import corpus, random_corpus  # noqa: E402
 
 import transformers  # noqa: E402
 from tokenizers import Tokenizer, normalizers, pre_tokenizers  # noqa: E402
@@ -214,6 +215,14 @@ JINJA_CASES = [
     "{{ items | join(', ') }} {{ items | reverse | list }} {{ [1, 2, 2, 3] | unique | list }} {{ items | map('string') | join }}",
     "{{ range(3) | select('odd') | list }} {{ range(5) | reject('even') | list }} {{ messages | rejectattr('role', 'equalto', 'user') | list | length }}",
     "{{ '%d items' | replace('%d', n | string) }} {{ n | float }} {{ '3' | int + 1 }} {{ 3.7 | int }} {{ 2.5 | round }} {{ 2.567 | round(2) }}",
+    "{% set c = 0 %}{% for i in range(3) %}{% set c = c + 1 %}{{ c }}{% endfor %}{{ c }}",
+    "{% for i in range(3) %}{% if i == 0 %}{% set y = 'a' %}{% endif %}[{{ y }}]{% endfor %}",
+    "{% if true %}{% set z = 1 %}{% endif %}{{ z }}",
+    "{% set g = 5 %}{% macro m() %}{{ g }}{% endmacro %}{{ m() }}",
+    "{% for i in range(2) %}{% set last = i %}{% endfor %}[{{ last }}]",
+    "{{ 0 is sameas false }}{{ 1 == true }}{{ [] is iterable }}{{ none is sameas none }}",
+    "{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }}{% endfor %}",
+    "{{ '%s-%d' % ('a', 3) }} {{ '%s!' % name }}",
     "{{ raise_exception('custom failure') }}",
     "{% if x %}unclosed",
     "{{ x + }}",
@@ -265,8 +274,24 @@ def main():
             for i, (a, b) in enumerate(zip(cpp_ids, hf_ids)):
                 if a != b:
                     disagreements.append({"index": i, "text": texts[i], "llama_cpp": a, "transformers": b})
+        # Random strings over all of Unicode: llama.cpp's ids, and where transformers differs.
+        rtexts = random_corpus()
+        r_hf = [hf.encode(t, add_special_tokens=False) for t in rtexts]
+        r_cpp = [llm.tokenize(t.encode("utf-8"), add_bos=False, special=True) for t in rtexts] if llm else None
+        golden["random_utf8_hex"] = [t.encode("utf-8").hex() for t in rtexts]
+        golden["models"][name + "/random"] = {
+            "ids": r_cpp if r_cpp is not None else r_hf,
+            "reference": "llama.cpp" if r_cpp is not None else "transformers",
+            "disagreements": [] if r_cpp is None else [
+                {"index": i, "llama_cpp": a, "transformers": b} for i, (a, b) in enumerate(zip(r_cpp, r_hf)) if a != b],
+        }
+        print(name, "random disagreements:", len(golden["models"][name + "/random"]["disagreements"]), file=sys.stderr)
+        # The pre-tokenizer's pieces alone (byte-level spelled), from transformers' backend.
+        pre = hf.backend_tokenizer.pre_tokenizer
+        pieces = [[p for p, _ in pre.pre_tokenize_str(t)] for t in texts]
         golden["models"][name] = {"file": file_name, "ids": ids, "disagreements": disagreements,
-                                  "reference": "llama.cpp" if cpp_ids is not None else "transformers"}
+                                  "reference": "llama.cpp" if cpp_ids is not None else "transformers",
+                                  "pretokenizer_pieces": pieces}
         print(name, "disagreements:", len(disagreements), file=sys.stderr)
 
         # tokenizer.json as transformers saves it, vocabulary and merges stripped (put back by the test).
@@ -287,6 +312,15 @@ def main():
                 nfc = copy.deepcopy(tj)
                 nfc["normalizer"] = {"type": "NFC"}
                 variants[name + "-nfc"] = nfc
+            else:
+                # Added-token options: <|im_start|> takes the white space after it, <|im_end|> the one before.
+                strip = copy.deepcopy(tj)
+                for t in strip["added_tokens"]:
+                    if t["content"] == "<|im_start|>":
+                        t["rstrip"] = True
+                    if t["content"] == "<|im_end|>":
+                        t["lstrip"] = True
+                variants[name + "-strip"] = strip
             for vname, vjson in variants.items():
                 full_dir = os.path.join(tmp, vname)
                 os.makedirs(full_dir, exist_ok=True)

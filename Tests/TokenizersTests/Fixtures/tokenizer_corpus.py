@@ -48,7 +48,7 @@ HANDWRITTEN = [
     "https://example.com/path?query=1&x=y#frag", "http://localhost:8080/api/v1/items/42",
     "mailto:someone@example.org", "ftp://files.example.net/pub/file.tar.gz", "www.example.co.uk/page.html",
     "user@example.com", "C:\\Users\\name\\file.txt", "/usr/local/lib/python3.11/site-packages",
-    "<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|im_start|>user\nHello<|im_end|>\n",
+    "<|im_start|>", "<|im_end|>", "<|endoftext|>", "a  <|im_end|>  b", "<|im_start|> \n\t x", "x\u3000<|im_end|>", "<|im_start|>user\nHello<|im_end|>\n",
     "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n",
     "text<|endoftext|>more text", "<|endoftext|><|endoftext|>", "<|im_start|><|im_end|>", " <|im_end|> ",
     "<|im_start", "im_start|>", "<|im_start|", "<|IM_START|>", "< |im_start| >", "<|endoftext|>\n\n",
@@ -76,6 +76,39 @@ def generated():
     for p in ("!", "?!", "...", "--", "\"'", "/*", "#{", "```"):
         out.append("word" + p + "word")
         out.append(" " + p + "\n\n")
+    return out
+
+
+def random_corpus(count=300, seed=20261127):
+    """Seeded random strings over all of Unicode (assigned or not, no surrogates), weighted toward white space,
+    digits of many scripts, marks and ASCII, to compare character classes with the references."""
+    import random
+
+    rng = random.Random(seed)
+    spaces = [0x20, 0x09, 0x0A, 0x0D, 0x0B, 0x0C, 0x85, 0xA0, 0x1680, 0x2000, 0x2005, 0x200A, 0x2028, 0x2029,
+              0x202F, 0x205F, 0x3000, 0x180E, 0x200B, 0xFEFF]
+    digits = [0x30, 0x660, 0x6F0, 0x966, 0x9E6, 0xE50, 0xFF10, 0x1D7CE, 0x2460, 0x2160, 0xBC, 0x10107]
+    out = []
+    for _ in range(count):
+        chars = []
+        for _ in range(rng.randint(1, 24)):
+            r = rng.random()
+            if r < 0.25:
+                cp = rng.randint(0x20, 0x7E)
+            elif r < 0.4:
+                cp = rng.choice(spaces)
+            elif r < 0.5:
+                cp = rng.choice(digits) + rng.randint(0, 9)
+            elif r < 0.6:
+                cp = rng.choice([0x27, 0x300 + rng.randint(0, 0x6F), 0x20D0 + rng.randint(0, 0x20)])
+            elif r < 0.9:
+                cp = rng.randint(0xA0, 0xFFFD)
+            else:
+                cp = rng.randint(0x10000, 0x10FFFF)
+            if 0xD800 <= cp <= 0xDFFF:
+                cp = 0xFFFD
+            chars.append(chr(cp))
+        out.append("".join(chars))
     return out
 
 
