@@ -76,7 +76,7 @@ public enum MatMul {
                 a3.addProduct(load16(w3 + j), xv)
                 j += 16
             }
-            var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
+            var s0 = a0.laneSum(), s1 = a1.laneSum(), s2 = a2.laneSum(), s3 = a3.laneSum()
             while j < k {
                 s0 += w0[j] * x[j]; s1 += w1[j] * x[j]; s2 += w2[j] * x[j]; s3 += w3[j] * x[j]
                 j += 1
@@ -123,7 +123,7 @@ public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
         acc.addProduct(load16(a + i), load16(b + i))
         i += 16
     }
-    var s = acc.sum()
+    var s = acc.laneSum()
     while i < count {
         s += a[i] * b[i]
         i += 1
@@ -135,5 +135,14 @@ extension SIMD16 where Scalar == Float {
     @inline(__always)
     mutating func addProduct(_ a: SIMD16<Float>, _ b: SIMD16<Float>) {
         self = self.addingProduct(a, b)
+    }
+
+    /// Sum of the lanes by halving (the generic `sum()` is not always inlined).
+    @inline(__always)
+    public func laneSum() -> Float {
+        let h8 = lowHalf + highHalf
+        let h4 = h8.lowHalf + h8.highHalf
+        let h2 = h4.lowHalf + h4.highHalf
+        return h2[0] + h2[1]
     }
 }

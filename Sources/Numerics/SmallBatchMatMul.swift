@@ -50,8 +50,8 @@ enum SmallBatchMatMul {
             a30.addProduct(u, v0); a31.addProduct(u, v1); a32.addProduct(u, v2); a33.addProduct(u, v3)
             j += 16
         }
-        var s = SIMD16<Float>(a00.sum(), a01.sum(), a02.sum(), a03.sum(), a10.sum(), a11.sum(), a12.sum(), a13.sum(),
-                              a20.sum(), a21.sum(), a22.sum(), a23.sum(), a30.sum(), a31.sum(), a32.sum(), a33.sum())
+        var s = SIMD16<Float>(a00.laneSum(), a01.laneSum(), a02.laneSum(), a03.laneSum(), a10.laneSum(), a11.laneSum(), a12.laneSum(), a13.laneSum(),
+                              a20.laneSum(), a21.laneSum(), a22.laneSum(), a23.laneSum(), a30.laneSum(), a31.laneSum(), a32.laneSum(), a33.laneSum())
         if j < k {
             for r in 0 ..< 4 {
                 for c in 0 ..< 4 {
