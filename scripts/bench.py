@@ -161,12 +161,14 @@ def machine_info():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
+    from importlib import metadata
     versions = {"python": platform.python_version()}
-    for mod in ["torch", "transformers", "gguf", "llama_cpp", "numpy"]:
+    for key, dist in [("torch", "torch"), ("transformers", "transformers"), ("gguf", "gguf"),
+                      ("llama_cpp", "llama_cpp_python"), ("numpy", "numpy")]:
         try:
-            versions[mod] = __import__(mod).__version__
-        except Exception as e:  # noqa: BLE001 - reported, not fatal
-            versions[mod] = f"unavailable ({type(e).__name__})"
+            versions[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[key] = "not installed"
     try:
         versions["swift"] = sh(["swift", "--version"]).strip().splitlines()[0]
     except Exception:  # noqa: BLE001
