@@ -223,4 +223,27 @@ final class CommandJSONTests: XCTestCase {
         let text = try XCTUnwrap(try CLI.jsonObject(r)["text"] as? String)
         XCTAssertTrue(text.contains("Paris"), text)
     }
+
+    // MARK: bench
+
+    func testBenchJSONShape() throws {
+        let r = try CLI.run(["bench", "--model", "smollm2-135m", "--batch", "2", "--prompt-tokens", "8", "--new-tokens", "4",
+                             "--threads", "1", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdoutLines.count, 1)
+        let o = try CLI.jsonObject(r)
+        for key in ["prefill_tokens_per_s", "decode_tokens_per_s", "peak_rss_mb", "load_seconds", "prefill_seconds", "decode_seconds"] {
+            let v = try XCTUnwrap((o[key] as? NSNumber)?.doubleValue, key)
+            XCTAssertGreaterThan(v, 0, key)
+        }
+        XCTAssertEqual((o["batch"] as? NSNumber)?.intValue, 2)
+        XCTAssertEqual((o["prompt_tokens"] as? NSNumber)?.intValue, 8)
+        XCTAssertEqual((o["new_tokens"] as? NSNumber)?.intValue, 4)
+        XCTAssertEqual((o["threads"] as? NSNumber)?.intValue, 1)
+        XCTAssertEqual(o["weights"] as? String, "fp32")
+        // The fp32 SmolLM2 weights alone are ~540 MB.
+        XCTAssertGreaterThan((o["peak_rss_mb"] as? NSNumber)?.doubleValue ?? 0, 500)
+        assertCleanError(try CLI.run(["bench", "--model", "smollm2-135m", "--prompt-tokens", "9000", "--new-tokens", "2"]),
+                         contains: "exceeds the model's context of 8192")
+    }
 }
