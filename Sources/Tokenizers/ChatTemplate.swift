@@ -64,7 +64,7 @@ extension Tokenizer {
     public func applyChatTemplate(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
         try parsedChatTemplate().render(
             messages: messages, addGenerationPrompt: addGenerationPrompt,
-            bosToken: bosTokenId.flatMap(idToToken), eosToken: eosTokenId.flatMap(idToToken))
+            bosToken: bosToken, eosToken: eosToken)
     }
 
     /// The ids of the rendered chat, special tokens in it parsed and no BOS added (the template writes any

@@ -123,6 +123,10 @@ public final class Tokenizer: @unchecked Sendable {
 
     public func tokenToId(_ token: String) -> Int? { idByToken[token].map(Int.init) }
 
+    /// The text of the BOS / EOS tokens (what chat templates get as `bos_token` / `eos_token`).
+    public var bosToken: String? { bosTokenId.flatMap(idToToken) }
+    public var eosToken: String? { eosTokenId.flatMap(idToToken) }
+
     public func idToToken(_ id: Int) -> String? { id >= 0 && id < tokens.count ? tokens[id] : nil }
 
     public func isSpecial(_ id: Int) -> Bool {
