@@ -57,7 +57,10 @@ extension Tokenizer {
     /// The model's own chat template, parsed (an error if the model has none).
     public func parsedChatTemplate() throws -> ChatTemplate {
         guard let chatTemplate else { throw TokenizerError("this model has no chat template") }
-        return try ChatTemplate(chatTemplate)
+        return try withParsedTemplateCache { cached in
+            if let cached { return cached }
+            return try ChatTemplate(chatTemplate)
+        }
     }
 
     /// Renders `messages` with the model's template and its BOS/EOS token texts.

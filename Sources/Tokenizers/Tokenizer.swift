@@ -54,6 +54,9 @@ public final class Tokenizer: @unchecked Sendable {
     private let specials: SpecialTokenMatcher
     /// The bytes each id decodes to.
     private let pieceBytes: [[UInt8]]
+    /// The chat template, parsed on first use.
+    private var parsedTemplate: ChatTemplate?
+    private let templateLock = Lock()
 
     public var vocabularySize: Int { tokens.count }
 
@@ -212,6 +215,15 @@ public final class Tokenizer: @unchecked Sendable {
             out.append(contentsOf: b)
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Runs `body` with the cached parsed template under a lock and keeps what it returns.
+    func withParsedTemplateCache(_ body: (ChatTemplate?) throws -> ChatTemplate) rethrows -> ChatTemplate {
+        templateLock.lock()
+        defer { templateLock.unlock() }
+        let t = try body(parsedTemplate)
+        parsedTemplate = t
+        return t
     }
 
     /// A decoder that takes one id at a time and returns only complete characters.
