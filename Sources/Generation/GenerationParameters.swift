@@ -1,3 +1,5 @@
+import Foundation
+
 /// Settings of one `Generator.generate` call.
 public struct GenerationParameters: Sendable {
     /// Most tokens generated per sequence (>= 1).
@@ -122,6 +124,7 @@ public enum GenerationError: Error, Equatable, CustomStringConvertible {
     case stopStringsNeedDecoder
     case streamCountMismatch(prompts: Int, streams: Int)
     case unexpectedModelOutput(String)
+    case cacheTooLarge(slots: Int, capacity: Int, bytes: Double, limit: Double)
 
     public var description: String {
         switch self {
@@ -142,6 +145,10 @@ public enum GenerationError: Error, Equatable, CustomStringConvertible {
             return "\(streams) stream ids given for \(prompts) prompts"
         case .unexpectedModelOutput(let message):
             return "the model returned unexpected output: \(message)"
+        case .cacheTooLarge(let slots, let capacity, let bytes, let limit):
+            let gib = { (x: Double) in String(format: "%.1f GiB", x / 1_073_741_824) }
+            return "a KV cache for \(slots) sequences of \(capacity) tokens needs \(gib(bytes)), more than the "
+                + "\(gib(limit)) allowed (3/4 of this machine's memory): lower max concurrent sequences or max tokens"
         }
     }
 }

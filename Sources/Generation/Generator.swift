@@ -1,3 +1,4 @@
+import Foundation
 import Numerics
 import Transformer
 
@@ -16,11 +17,38 @@ import Transformer
 /// whole completion is decoded and a stop string in it ends it (`.stopString`); else reaching `maxNewTokens` ends
 /// it (`.maxTokens`); else prompt + completion reaching the context length ends it (`.contextFull`). The cache
 /// capacity is min(contextLength, longest prompt + maxNewTokens), so no slot ever overflows.
+///
+/// The KV cache is kept between calls and reused when it is large enough (so repeated rollouts do not allocate and
+/// zero it every time); `releaseCache()` frees it. Results never depend on this reuse. Not thread-safe: use one
+/// generator per thread.
 public final class Generator {
     public let model: CausalLM
+    private var cache: KVCache?
 
     public init(model: CausalLM) {
         self.model = model
+    }
+
+    /// Frees the KV cache kept from the last call.
+    public func releaseCache() {
+        cache = nil
+    }
+
+    /// A cache with at least `slots` slots of `capacity` positions: the kept one if it is large enough. Refuses to
+    /// allocate more than 3/4 of the machine's memory (a 1-position probe cache gives the size per position).
+    private func cache(slots: Int, capacity: Int) throws -> KVCache {
+        if let cache, cache.slots >= slots, cache.capacity >= capacity { return cache }
+        cache = nil // free the old one before allocating
+        let probe = model.makeCache(slots: 1, capacity: 1)
+        let bytesPerPosition = Double(probe.layers * 2 * probe.kvDim * MemoryLayout<Float>.size)
+        let bytes = Double(slots) * Double(capacity) * bytesPerPosition
+        let limit = Double(ProcessInfo.processInfo.physicalMemory) * 0.75
+        guard bytes <= limit else {
+            throw GenerationError.cacheTooLarge(slots: slots, capacity: capacity, bytes: bytes, limit: limit)
+        }
+        let fresh = model.makeCache(slots: slots, capacity: capacity)
+        cache = fresh
+        return fresh
     }
 
     /// Generates completions for `prompts` (token ids).
@@ -42,7 +70,13 @@ public final class Generator {
         try validate(prompts: prompts)
         var run = Run(model: model, prompts: prompts, parameters: parameters, streams: streams, stops: stops,
                       decode: decode, onToken: onToken, sampler: try Sampler(parameters.sampling))
-        try run.execute()
+        if !prompts.isEmpty {
+            let group = parameters.samplesPerPrompt
+            let longestPrompt = prompts.map(\.count).max()!
+            let capacity = min(model.contextLength, longestPrompt + min(parameters.maxNewTokens, model.contextLength))
+            let slots = min(prompts.count * group, max(parameters.maxConcurrentSequences, group))
+            try run.execute(cache: try cache(slots: slots, capacity: capacity), slots: slots, capacity: capacity)
+        }
         return GenerationResult(completions: run.results.map { $0! }, statistics: run.statistics)
     }
 
@@ -81,7 +115,7 @@ private struct Run {
     let onToken: ((GeneratedToken) -> Void)?
     var sampler: Sampler
 
-    var results: [Completion?] = []
+    var results: [Completion?]
     var statistics = GenerationStatistics()
     private var running: [Sequence] = []
     private var freeSlots: [Int] = []
@@ -98,18 +132,19 @@ private struct Run {
         self.decode = decode
         self.onToken = onToken
         self.sampler = sampler
+        results = Array(repeating: nil, count: prompts.count * parameters.samplesPerPrompt)
     }
 
     private var group: Int { parameters.samplesPerPrompt }
 
-    mutating func execute() throws {
-        results = Array(repeating: nil, count: prompts.count * group)
-        guard !prompts.isEmpty else { return }
-        let longestPrompt = prompts.map(\.count).max()!
-        let capacity = min(model.contextLength, longestPrompt + min(parameters.maxNewTokens, model.contextLength))
-        let slots = min(prompts.count * group, max(parameters.maxConcurrentSequences, group))
-        let cache = model.makeCache(slots: slots, capacity: capacity)
-        lengthLimit = min(model.contextLength, cache.capacity)
+    /// Runs every prompt to completion using the first `slots` slots of `cache`, treating it as holding `capacity`
+    /// positions per slot (it may hold more).
+    mutating func execute(cache: KVCache, slots: Int, capacity: Int) throws {
+        guard cache.slots >= slots, cache.capacity >= capacity else {
+            throw GenerationError.unexpectedModelOutput(
+                "makeCache returned \(cache.slots) slots of \(cache.capacity) for \(slots) of \(capacity)")
+        }
+        lengthLimit = min(model.contextLength, capacity)
         freeSlots = Array((0 ..< slots).reversed())
         for slot in 0 ..< slots { cache.reset(slot: slot) }
 

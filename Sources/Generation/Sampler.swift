@@ -4,19 +4,21 @@ import Numerics
 /// Chooses the next token from one row of logits `[vocabularySize]` with `SamplingParameters` (the filter order and
 /// each filter's exact rule are documented there).
 ///
-/// Computation: penalized logits l' (Float, as transformers); scaled s = l' / temperature (Float); top-k marks
-/// s < (k-th largest s) removed; p = softmax(s) over the survivors in Double; top-p keeps the most probable tokens
-/// while the probability of the tokens ranked above stays < topP; min-p removes p < minP · max p; then
-/// u = nextDouble() · (kept mass) picks the first token, in id order, whose running sum of kept probabilities
-/// exceeds u (one uniform per sampled token). All passes are O(vocabularySize) except the sort of the (usually few)
-/// top-p candidates.
+/// Computation: penalized logits l' (Float, as transformers); scaled s = l' / temperature (Float); top-k finds the
+/// k-th largest s; weights w = exp(s − max s) (Float, `FastExp.nonPositive`) for tokens with s >= that value, 0 for
+/// the others; top-p keeps the most probable tokens while the weight of the tokens ranked above stays < topP × Σw;
+/// min-p zeroes w < minP × max w; then u = nextDouble() × Σw picks the first token, in id order, whose running sum
+/// of weights (in Double, 16-token chunks at a time) exceeds u: one uniform per sampled token. All passes are
+/// O(vocabularySize) except the sort of the top-p candidates (the tokens above a weight floor; usually few, but a
+/// flat distribution with topP near 1 sorts most of the vocabulary).
 ///
 /// A value holds scratch buffers; use one per thread.
 public struct Sampler {
     public let parameters: SamplingParameters
     private var scaled: [Float] = []
     private var selection: [Float] = []
-    private var probabilities: [Double] = []
+    private var weights: [Float] = []
+    private var candidates: [UInt64] = []
 
     public init(_ parameters: SamplingParameters) throws {
         try parameters.validate()
@@ -30,14 +32,24 @@ public struct Sampler {
         if parameters.isGreedy { return try greedy(logits: logits, previousTokens: previousTokens) }
         let keptMass = try filter(logits: logits, previousTokens: previousTokens)
         let u = random.nextDouble() * keptMass
-        var cumulative = 0.0
-        var lastKept = -1
-        for (token, p) in probabilities.enumerated() where p > 0 {
-            cumulative += p
-            lastKept = token
-            if cumulative > u { return token }
+        return weights.withUnsafeBufferPointer { w -> Int in
+            var cumulative = 0.0
+            var start = 0
+            // Skip whole 16-token chunks while the running sum (in Double, one chunk sum at a time) stays <= u.
+            while start + 16 <= w.count {
+                let chunk = UnsafeRawPointer(w.baseAddress! + start).loadUnaligned(as: SIMD16<Float>.self)
+                let chunkSum = SIMD16<Double>(chunk).sum()
+                if cumulative + chunkSum > u { break }
+                cumulative += chunkSum
+                start += 16
+            }
+            for token in start ..< w.count where w[token] > 0 {
+                cumulative += Double(w[token])
+                if cumulative > u { return token }
+            }
+            // Rounding left u at or past the end of the sum: take the last kept token.
+            return (0 ..< w.count).last { w[$0] > 0 }!
         }
-        return lastKept // u fell into the rounding gap at the very end of the sum
     }
 
     /// The distribution `sample` draws from: probabilities summing to 1, zero for removed tokens (one-hot at the
@@ -49,7 +61,7 @@ public struct Sampler {
             return oneHot
         }
         let keptMass = try filter(logits: logits, previousTokens: previousTokens)
-        return probabilities.map { $0 / keptMass }
+        return weights.map { Double($0) / keptMass }
     }
 
     /// Argmax of the penalized logits, ties to the lowest id, NaN ignored.
@@ -57,9 +69,11 @@ public struct Sampler {
         penalize(logits: logits, previousTokens: previousTokens)
         var best = -1
         var bestValue = -Float.infinity
-        for (token, value) in scaled.enumerated() where value > bestValue {
-            best = token
-            bestValue = value
+        scaled.withUnsafeBufferPointer { values in
+            for token in 0 ..< values.count where values[token] > bestValue {
+                best = token
+                bestValue = values[token]
+            }
         }
         guard best >= 0 else {
             throw SamplingError.invalidLogits("no logit is a number above -infinity (\(logits.count) values)")
@@ -69,52 +83,86 @@ public struct Sampler {
 
     /// scaled = logits with the repetition penalty applied, NaN replaced by -infinity.
     private mutating func penalize(logits: ArraySlice<Float>, previousTokens: Set<Int>) {
-        scaled.removeAll(keepingCapacity: true)
-        scaled.append(contentsOf: logits)
-        for i in scaled.indices where scaled[i].isNaN { scaled[i] = -.infinity }
+        if scaled.count != logits.count { scaled = [Float](repeating: 0, count: logits.count) }
         let penalty = parameters.repetitionPenalty
-        guard penalty != 1 else { return }
-        for token in previousTokens where token >= 0 && token < scaled.count {
-            let value = scaled[token]
-            scaled[token] = value > 0 ? value / penalty : value * penalty
+        scaled.withUnsafeMutableBufferPointer { out in
+            logits.withUnsafeBufferPointer { input in
+                for i in 0 ..< input.count {
+                    let value = input[i]
+                    out[i] = value.isNaN ? -.infinity : value
+                }
+            }
+            guard penalty != 1 else { return }
+            for token in previousTokens where token >= 0 && token < out.count {
+                let value = out[token]
+                out[token] = value > 0 ? value / penalty : value * penalty
+            }
         }
     }
 
-    /// Fills `probabilities` with the kept, unnormalized probabilities and returns their sum.
+    /// Fills `weights` with the kept, unnormalized probabilities exp(s - max s) (0 for removed tokens) and returns
+    /// their sum.
     private mutating func filter(logits: ArraySlice<Float>, previousTokens: Set<Int>) throws -> Double {
         penalize(logits: logits, previousTokens: previousTokens)
         let vocabulary = scaled.count
-        if parameters.temperature != 1 {
-            let t = parameters.temperature
-            for i in 0 ..< vocabulary { scaled[i] = scaled[i] / t }
+        let temperature = parameters.temperature
+        let maximum: Float = scaled.withUnsafeMutableBufferPointer { values in
+            if temperature != 1 {
+                for i in 0 ..< values.count { values[i] = values[i] / temperature }
+            }
+            var largest = -Float.infinity
+            for value in values { largest = max(largest, value) }
+            return largest
         }
-        let maximum = scaled.max() ?? -.infinity
         guard maximum.isFinite else {
             throw SamplingError.invalidLogits(maximum == .infinity
                 ? "a logit is +infinity"
                 : "no logit is a number above -infinity (\(vocabulary) values)")
         }
-        if parameters.topK > 0 && parameters.topK < vocabulary {
-            let threshold = kthLargest(parameters.topK)
-            for i in 0 ..< vocabulary where scaled[i] < threshold { scaled[i] = -.infinity }
-        }
-        probabilities.removeAll(keepingCapacity: true)
+        var threshold = -Float.infinity
+        if parameters.topK > 0 && parameters.topK < vocabulary { threshold = kthLargest(parameters.topK) }
+        if weights.count != vocabulary { weights = [Float](repeating: 0, count: vocabulary) }
         var total = 0.0
-        let m = Double(maximum)
-        for value in scaled {
-            let p = value == -.infinity ? 0 : Foundation.exp(Double(value) - m)
-            probabilities.append(p)
-            total += p
+        scaled.withUnsafeBufferPointer { values in
+            weights.withUnsafeMutableBufferPointer { w in
+                var i = 0
+                while i < values.count {
+                    let lanes = min(16, values.count - i)
+                    var chunk = SIMD16<Float>(repeating: -.infinity)
+                    if lanes == 16 {
+                        chunk = UnsafeRawPointer(values.baseAddress! + i).loadUnaligned(as: SIMD16<Float>.self)
+                    } else {
+                        for lane in 0 ..< lanes { chunk[lane] = values[i + lane] }
+                    }
+                    let e = FastExp.nonPositive(chunk - maximum).replacing(with: 0, where: chunk .< threshold)
+                    if lanes == 16 {
+                        UnsafeMutableRawPointer(w.baseAddress! + i).storeBytes(of: e, as: SIMD16<Float>.self)
+                    } else {
+                        for lane in 0 ..< lanes { w[i + lane] = e[lane] }
+                    }
+                    total += SIMD16<Double>(e).sum()
+                    i += 16
+                }
+            }
         }
-        for i in 0 ..< vocabulary { probabilities[i] /= total }
-        var keptMass = 1.0
-        if parameters.topP < 1 { keptMass = applyTopP(Double(parameters.topP)) }
-        if parameters.minP > 0 { keptMass = applyMinP(Double(parameters.minP)) }
-        return keptMass
+        if parameters.topP < 1 { total = applyTopP(Double(parameters.topP), total: total) }
+        if parameters.minP > 0 { total = applyMinP(parameters.minP) }
+        return total
     }
 
-    /// The k-th largest value of `scaled` (1-based k), by 3-way quickselect on a copy: O(vocabulary) on average.
+    /// The k-th largest value of `scaled` (1-based k). For k <= 1024 a size-k min-heap scan (almost every value is
+    /// rejected by one comparison with the heap's minimum); otherwise a 3-way quickselect on a copy.
     private mutating func kthLargest(_ k: Int) -> Float {
+        if k <= 1024 {
+            selection.removeAll(keepingCapacity: true)
+            return scaled.withUnsafeBufferPointer { values -> Float in
+                var heap = MinHeap(capacity: k)
+                for value in values where heap.count < k || value > heap.minimum {
+                    heap.insertKeepingLargest(value, limit: k)
+                }
+                return heap.minimum
+            }
+        }
         selection.removeAll(keepingCapacity: true)
         selection.append(contentsOf: scaled)
         return selection.withUnsafeMutableBufferPointer { a -> Float in
@@ -156,43 +204,92 @@ public struct Sampler {
         max(min(a, b), min(max(a, b), c))
     }
 
-    /// Keeps the tokens ranked (probability descending, then id ascending) before the running sum reaches topP.
-    /// Only tokens above a probability floor are sorted: the floor starts at 10⁻⁴ · max p and is lowered until the
-    /// tokens above it hold >= topP, so the kept prefix lies among them (every token below ranks after them).
-    private mutating func applyTopP(_ topP: Double) -> Double {
-        let largest = probabilities.max() ?? 0
-        var floor = largest * 1e-4
-        var candidates: [(token: Int, p: Double)] = []
+    /// Keeps the tokens ranked (probability descending, then id ascending) before the running sum reaches
+    /// topP × total. Only tokens above a weight floor are sorted: the floor starts at 10⁻⁴ × the largest weight (1)
+    /// and is lowered until the tokens above it hold >= topP × total, so the kept prefix lies among them (every
+    /// token below the floor ranks after them).
+    private mutating func applyTopP(_ topP: Double, total: Double) -> Double {
+        let target = topP * total
+        var floor: Float = 1e-4
         while true {
             candidates.removeAll(keepingCapacity: true)
             var mass = 0.0
-            for (token, p) in probabilities.enumerated() where p > floor {
-                candidates.append((token, p))
-                mass += p
+            weights.withUnsafeBufferPointer { w in
+                for i in 0 ..< w.count where w[i] > floor {
+                    // Sorting these keys descending orders by weight descending, then id ascending (weights are
+                    // positive, so their bit patterns sort like their values).
+                    candidates.append(UInt64(w[i].bitPattern) << 32 | UInt64(UInt32.max - UInt32(i)))
+                    mass += Double(w[i])
+                }
             }
-            if mass >= topP || floor == 0 { break }
-            floor = floor < 1e-300 ? 0 : floor * 1e-4
+            if mass >= target || floor == 0 { break }
+            floor = floor < 1e-30 ? 0 : floor * 1e-4
         }
-        candidates.sort { $0.p != $1.p ? $0.p > $1.p : $0.token < $1.token }
+        candidates.sort(by: >)
         var before = 0.0
         var keptCount = 0
-        for candidate in candidates {
-            if before >= topP && keptCount > 0 { break }
-            before += candidate.p
+        for key in candidates {
+            if before >= target && keptCount > 0 { break }
+            before += Double(Float(bitPattern: UInt32(key >> 32)))
             keptCount += 1
         }
-        for i in probabilities.indices { probabilities[i] = 0 }
-        for candidate in candidates.prefix(keptCount) { probabilities[candidate.token] = candidate.p }
+        weights.withUnsafeMutableBufferPointer { w in
+            for i in 0 ..< w.count { w[i] = 0 }
+            for key in candidates.prefix(keptCount) {
+                let token = Int(UInt32.max - UInt32(truncatingIfNeeded: key))
+                w[token] = Float(bitPattern: UInt32(key >> 32))
+            }
+        }
         return before
     }
 
     /// Removes tokens with p < minP · max p (the most probable token always stays).
-    private mutating func applyMinP(_ minP: Double) -> Double {
-        let threshold = minP * (probabilities.max() ?? 0)
+    private mutating func applyMinP(_ minP: Float) -> Double {
         var mass = 0.0
-        for i in probabilities.indices {
-            if probabilities[i] < threshold { probabilities[i] = 0 } else { mass += probabilities[i] }
+        weights.withUnsafeMutableBufferPointer { w in
+            var largest: Float = 0
+            for weight in w { largest = max(largest, weight) }
+            let threshold = minP * largest
+            for i in 0 ..< w.count {
+                if w[i] < threshold { w[i] = 0 } else { mass += Double(w[i]) }
+            }
         }
         return mass
+    }
+}
+
+/// A binary min-heap of at most `limit` floats: the k largest values seen, smallest on top.
+private struct MinHeap {
+    private var items: [Float]
+
+    init(capacity: Int) { items = []; items.reserveCapacity(capacity) }
+
+    var count: Int { items.count }
+    var minimum: Float { items.first ?? -.infinity }
+
+    mutating func insertKeepingLargest(_ value: Float, limit: Int) {
+        if items.count < limit {
+            items.append(value)
+            var child = items.count - 1
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard items[child] < items[parent] else { break }
+                items.swapAt(child, parent)
+                child = parent
+            }
+        } else {
+            items[0] = value
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1
+                let right = left + 1
+                var smallest = parent
+                if left < items.count && items[left] < items[smallest] { smallest = left }
+                if right < items.count && items[right] < items[smallest] { smallest = right }
+                if smallest == parent { break }
+                items.swapAt(parent, smallest)
+                parent = smallest
+            }
+        }
     }
 }

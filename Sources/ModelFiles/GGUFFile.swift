@@ -83,6 +83,11 @@ public struct GGUFTensorInfo: Sendable {
 /// Layout: magic "GGUF", u32 version, u64 tensor count, u64 metadata count, metadata key/values,
 /// tensor infos (name, u32 n_dims, u64 dims[n_dims], u32 type, u64 offset), padding to `general.alignment`
 /// (default 32), then the data section.
+///
+/// Checks on open (each failure throws a ModelFileError naming the file and the problem): magic, version 2 or 3,
+/// counts and lengths that the remaining bytes could hold (strings ≤ 64 MiB, arrays ≤ 2^24 items, nesting ≤ 2),
+/// known value and tensor types, 1...4 dims with the innermost a multiple of the type's block size, offsets
+/// aligned, every tensor's bytes inside the file, no two tensors overlapping, no duplicate keys or names.
 public final class GGUFFile: @unchecked Sendable {
     public let path: String
     public let version: UInt32
@@ -239,6 +244,20 @@ public final class GGUFFile: @unchecked Sendable {
             }
             n = info.elementCount
         }
+    }
+
+    /// Decodes rows `rows` of a tensor into `dst` (`rows.count * dims[0]` floats). A row is `dims[0]` contiguous
+    /// elements (one embedding vector, or one output unit's weights); rows are numbered over all outer dims.
+    public func dequantizeRows(_ info: GGUFTensorInfo, _ rows: Range<Int>, into dst: UnsafeMutablePointer<Float>) throws {
+        let rowLength = info.dims[0]
+        let rowCount = rowLength == 0 ? 0 : info.elementCount / rowLength
+        guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
+            throw ModelFileError("\(path): rows \(rows) out of range for tensor \(info.name) with \(rowCount) rows")
+        }
+        guard let rowBytes = info.type.byteCount(elements: rowLength), !rows.isEmpty else { return }
+        let raw = rawData(info)
+        let slice = UnsafeRawBufferPointer(rebasing: raw[rows.lowerBound * rowBytes ..< rows.upperBound * rowBytes])
+        try Dequantize.decodeParallel(info.type, slice, count: rows.count * rowLength, into: dst)
     }
 
     // MARK: metadata accessors

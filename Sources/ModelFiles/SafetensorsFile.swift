@@ -95,17 +95,25 @@ public final class SafetensorsFile: @unchecked Sendable {
     }
 
     static func convertToFloat(_ raw: UnsafeRawBufferPointer, dtype: SafetensorsDType, count: Int, what: String) throws -> [Float] {
+        let same: GGMLType
         switch dtype {
-        case .f32:
-            return (0 ..< count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-        case .f16:
-            return (0 ..< count).map { Half.f16ToFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
-        case .bf16:
-            return (0 ..< count).map { Half.bf16ToFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self))) }
+        case .f32: same = .f32
+        case .f16: same = .f16
+        case .bf16: same = .bf16
         case .f64:
-            return (0 ..< count).map { Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)))) }
+            return [Float](unsafeUninitializedCapacity: count) { buf, n in
+                for i in 0 ..< count {
+                    buf[i] = Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+                }
+                n = count
+            }
         default:
             throw ModelFileError("\(what): cannot convert dtype \(dtype.rawValue) to fp32 (only F32, F16, BF16 and F64 are)")
+        }
+        // F32/F16/BF16 are stored exactly like the GGUF types of the same name.
+        return try [Float](unsafeUninitializedCapacity: count) { buf, n in
+            if count > 0 { try Dequantize.decodeParallel(same, raw, count: count, into: buf.baseAddress!) }
+            n = count
         }
     }
 

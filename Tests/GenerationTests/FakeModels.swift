@@ -1,6 +1,7 @@
 import Numerics
 import Transformer
 
+/// A test failure with a message (thrown by the fakes, and for a missing model file).
 struct FakeModelError: Error, CustomStringConvertible {
     let description: String
 }

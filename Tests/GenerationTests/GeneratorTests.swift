@@ -192,6 +192,23 @@ final class GeneratorTests: XCTestCase {
         }
     }
 
+    /// One generator reuses its cache across calls (growing it when needed); results equal fresh generators'.
+    func testReusedGeneratorGivesTheSameResults() throws {
+        let parameters = GenerationParameters(maxNewTokens: 7, sampling: SamplingParameters(), seed: 5,
+                                              stopTokenIds: [7], samplesPerPrompt: 2)
+        let small: [[Int]] = [[4, 4]]
+        let model = HistoryModel.hashed()
+        let generator = Generator(model: model)
+        let first = try generator.generate(prompts: small, parameters: parameters).completions
+        let second = try generator.generate(prompts: mixedPrompts, parameters: parameters).completions
+        let third = try generator.generate(prompts: small, parameters: parameters).completions
+        XCTAssertEqual(first, third)
+        XCTAssertEqual(second, try Generator(model: HistoryModel.hashed()).generate(prompts: mixedPrompts,
+                                                                                   parameters: parameters).completions)
+        generator.releaseCache()
+        XCTAssertEqual(try generator.generate(prompts: small, parameters: parameters).completions, first)
+    }
+
     func testStreamingReportsEveryTokenInOrder() throws {
         var events: [GeneratedToken] = []
         let result = try Generator(model: HistoryModel.hashed()).generate(
@@ -236,6 +253,12 @@ final class GeneratorTests: XCTestCase {
         XCTAssertTrue(model.calls.isEmpty, "nothing may run when the input is bad")
         // No prompts: nothing to do.
         XCTAssertEqual(try generator.generate(prompts: [], parameters: ok).completions, [])
+        // A cache beyond the machine's memory is refused before allocating (the fake uses 4 bytes per position).
+        let wide = HistoryModel.bigram(vocabularySize: 32, contextLength: 1 << 40)
+        XCTAssertThrowsError(try Generator(model: wide).generate(
+            prompts: [[1]], parameters: GenerationParameters(maxNewTokens: 1 << 39))) { error in
+            XCTAssertTrue("\(error)".contains("KV cache"), "\(error)")
+        }
         // A huge max-tokens value does not allocate a huge cache: the context bounds it.
         let long = try generator.generate(prompts: [[1]], parameters: GenerationParameters(maxNewTokens: .max))
         XCTAssertEqual(long.completions[0].finishReason, .contextFull)

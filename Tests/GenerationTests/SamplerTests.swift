@@ -131,13 +131,37 @@ final class SamplerTests: XCTestCase {
         XCTAssertEqual(a.next(), c.next())
     }
 
+    func testFastExpMatchesLibm() {
+        var worst = 0.0
+        var x: Float = 0
+        while x > -87.3 {
+            var lanes = SIMD16<Float>()
+            for lane in 0 ..< 16 { lanes[lane] = x - Float(lane) * 0.000_37 }
+            let e = FastExp.nonPositive(lanes)
+            for lane in 0 ..< 16 where lanes[lane] > -87.3 {
+                let exact = Foundation.exp(Double(lanes[lane]))
+                worst = max(worst, abs(Double(e[lane]) - exact) / exact)
+            }
+            x -= 0.0123
+        }
+        XCTAssertLessThan(worst, 4e-7)
+        let edges = FastExp.nonPositive(SIMD16(0, -.infinity, -87.4, -1000, -1e-30, -0.5, -1, -2, -10, -20, -40, -80,
+                                               -87.2, -0.693_147_18, -3, -4))
+        XCTAssertEqual(edges[0], 1)
+        XCTAssertEqual(edges[1], 0)
+        XCTAssertEqual(edges[2], 0)
+        XCTAssertEqual(edges[3], 0)
+        XCTAssertEqual(edges[4], 1)
+        XCTAssertEqual(Double(edges[13]), 0.5, accuracy: 1e-7)
+    }
+
     /// On a large vocabulary with many equal logits, top-k and top-p agree with a brute-force full sort.
     func testLargeVocabularyFiltersAgreeWithFullSort() throws {
         var random = Xoshiro256StarStar(seed: 99)
         let vocabulary = 50_000
         // Logits on a coarse grid, so many ties, including at the top-k boundary.
         let logits = (0 ..< vocabulary).map { _ in Float(random.next(below: 60)) * 0.25 - 5 }
-        for (k, p) in [(1, Float(1)), (37, 1), (500, 1), (0, 0.3), (0, 0.9), (0, 0.999), (800, 0.5)] {
+        for (k, p) in [(1, Float(1)), (37, 1), (500, 1), (1024, 1), (1025, 1), (2000, 1), (30_000, 1), (0, 0.3), (0, 0.9), (0, 0.999), (800, 0.5), (3000, 0.95)] {
             var sampler = try Sampler(SamplingParameters(topK: k, topP: p))
             let got = try sampler.distribution(logits: logits[...])
             // Brute force: descending by logit, ties by id.

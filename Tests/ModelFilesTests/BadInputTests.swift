@@ -44,7 +44,7 @@ final class BadInputTests: XCTestCase {
 
     func assertGGUFRejects(_ bytes: [UInt8], _ needles: [String], line: UInt = #line) throws {
         let path = dir + "/bad.gguf"
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try writeBytes(bytes, to: path)
         XCTAssertThrowsError(try GGUFFile(path: path), line: line) { error in
             let message = "\(error)"
             XCTAssertTrue(message.contains(path), "error does not name the file: \(message)", line: line)
@@ -126,7 +126,7 @@ final class BadInputTests: XCTestCase {
 
     func assertSafetensorsRejects(_ bytes: [UInt8], _ needles: [String], line: UInt = #line) throws {
         let path = dir + "/bad.safetensors"
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try writeBytes(bytes, to: path)
         XCTAssertThrowsError(try SafetensorsFile(path: path), line: line) { error in
             let message = "\(error)"
             XCTAssertTrue(message.contains(path), "error does not name the file: \(message)", line: line)
@@ -196,5 +196,83 @@ final class BadInputTests: XCTestCase {
         XCTAssertThrowsError(try GGUFFile(path: dir + "/none.gguf")) { XCTAssertTrue("\($0)".contains("cannot open \(self.dir)/none.gguf"), "\($0)") }
         XCTAssertThrowsError(try GGUFFile(path: dir)) { XCTAssertTrue("\($0)".contains("is not a regular file"), "\($0)") }
         XCTAssertThrowsError(try SafetensorsCollection(directory: dir)) { XCTAssertTrue("\($0)".contains("no model.safetensors"), "\($0)") }
+    }
+}
+
+/// Thousands of random corruptions of valid files: opening (and decoding whatever opens) must either work or
+/// throw; any crash fails the whole run.
+final class CorruptionFuzzTests: XCTestCase {
+    struct SplitMix64: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    func mutate(_ good: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
+        var b = good
+        switch Int.random(in: 0 ..< 4, using: &rng) {
+        case 0:  // truncate
+            b = Array(b[..<Int.random(in: 0 ..< b.count, using: &rng)])
+        case 1:  // flip a few random bytes
+            for _ in 0 ..< Int.random(in: 1 ... 4, using: &rng) { b[Int.random(in: 0 ..< b.count, using: &rng)] = UInt8.random(in: 0 ... 255, using: &rng) }
+        case 2:  // write a random 64-bit value (lengths, counts, offsets) somewhere in the header
+            let at = Int.random(in: 0 ..< min(b.count - 8, 200), using: &rng)
+            let v: UInt64 = [UInt64.max, 1 << 62, 1 << 40, 1 << 31, UInt64(UInt32.max), 4096, 5, 0].randomElement(using: &rng)!
+            withUnsafeBytes(of: v.littleEndian) { for (i, x) in $0.enumerated() { b[at + i] = x } }
+        default:  // duplicate a slice over another place
+            let from = Int.random(in: 0 ..< b.count, using: &rng), to = Int.random(in: 0 ..< b.count, using: &rng)
+            let n = min(Int.random(in: 1 ... 16, using: &rng), b.count - from, b.count - to)
+            b.replaceSubrange(to ..< to + n, with: b[from ..< from + n])
+        }
+        return b
+    }
+
+    func testRandomCorruptionsNeverCrash() throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var gw = GGUFWriter()
+        try gw.set("general.architecture", .string("llama"))
+        try gw.set("tokenizer.ggml.tokens", .array(elementType: 8, [.string("a"), .string("bb"), .string("ccc")]))
+        try gw.set("nested", .array(elementType: 9, [.array(elementType: 4, [.uint32(7)])]))
+        try gw.set("x", .float64(1.5))
+        try gw.addTensor(name: "q8", dims: [32, 2], values: (0 ..< 64).map { Float($0) / 64 }, as: .q8_0)
+        try gw.addTensor(name: "f16", dims: [3], values: [1, 2, 3], as: .f16)
+        try gw.write(to: dir + "/good.gguf")
+        let gguf = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir + "/good.gguf")))
+        var sw = SafetensorsWriter(metadata: ["format": "pt"])
+        try sw.addTensor(name: "a", shape: [2, 2], values: [1, 2, 3, 4], as: .bf16)
+        try sw.addTensor(name: "b", shape: [3], values: [1, 2, 3], as: .f32)
+        let st = try sw.serialize()
+
+        var rng = SplitMix64(state: 42)
+        var opened = 0, rejected = 0
+        for i in 0 ..< 10000 {
+            // A new file each time: overwriting (truncating) a file is ~30x slower on this file system.
+            let path = dir + "/m\(i)"
+            defer { unlink(path) }
+            let isGGUF = i % 2 == 0
+            let m = mutate(isGGUF ? gguf : st, &rng)
+            try writeBytes(m, to: path)
+            do {
+                if isGGUF {
+                    let f = try GGUFFile(path: path)
+                    for t in f.tensors { _ = try? f.dequantize(t) }
+                } else {
+                    let f = try SafetensorsFile(path: path)
+                    for t in f.tensors { _ = try? f.floats(t) }
+                }
+                opened += 1
+            } catch let e as ModelFileError {
+                XCTAssertFalse(e.message.isEmpty)
+                rejected += 1
+            }
+        }
+        XCTAssertGreaterThan(rejected, 3000)
+        XCTAssertGreaterThan(opened, 300)
     }
 }

@@ -85,6 +85,25 @@ final class DequantizeTests: XCTestCase {
         }
     }
 
+    /// Row decoding (embedding lookup) equals the matching slice of the whole tensor.
+    func testRowDecodeMatchesWholeTensor() throws {
+        let file = try GGUFFile(path: try realModelPath("SmolLM2-135M-Instruct.Q4_1.gguf"))
+        for name in ["token_embd.weight", "blk.0.ffn_down.weight", "blk.0.attn_norm.weight"] {
+            let info = try XCTUnwrap(file.tensorInfo(name))
+            let whole = try file.dequantize(info)
+            let n = info.dims[0], rowCount = info.elementCount / n
+            for rows in [0 ..< 1, rowCount - 1 ..< rowCount, rowCount / 3 ..< rowCount / 3 + min(3, rowCount - rowCount / 3)] {
+                var out = [Float](repeating: .nan, count: rows.count * n)
+                try out.withUnsafeMutableBufferPointer { try file.dequantizeRows(info, rows, into: $0.baseAddress!) }
+                XCTAssertEqual(out, Array(whole[rows.lowerBound * n ..< rows.upperBound * n]), "\(name) rows \(rows)")
+            }
+            var sink = [Float](repeating: 0, count: n)
+            XCTAssertThrowsError(try sink.withUnsafeMutableBufferPointer { try file.dequantizeRows(info, rowCount ..< rowCount + 1, into: $0.baseAddress!) }) {
+                XCTAssertTrue("\($0)".contains("out of range"), "\($0)")
+            }
+        }
+    }
+
     /// Decodes every tensor of the 0.5B model to fp32 and reports the time (target: ~1-2 s in release).
     func testWholeQwenModelDecodes() throws {
         let path = try realModelPath("Qwen2.5-Coder-0.5B-Instruct.gguf")

@@ -81,6 +81,35 @@ final class GGUFWriterTests: XCTestCase {
         }
     }
 
+    /// A write that fails midway leaves the previous file untouched and no temporary file behind; a successful
+    /// write replaces it.
+    func testWriteIsAtomic() throws {
+        let dir = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/model.gguf"
+        var first = GGUFWriter()
+        try first.set("general.name", .string("first"))
+        try first.write(to: path)
+
+        struct Boom: Error {}
+        var failing = GGUFWriter()
+        try failing.set("general.name", .string("second"))
+        try failing.addTensor(name: "t", dims: [4], type: .f32) { _ in throw Boom() }
+        XCTAssertThrowsError(try failing.write(to: path)) { XCTAssertTrue($0 is Boom) }
+        XCTAssertEqual(try GGUFFile(path: path).string("general.name"), "first")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["model.gguf"])
+
+        var second = GGUFWriter()
+        try second.set("general.name", .string("second"))
+        try second.write(to: path)
+        XCTAssertEqual(try GGUFFile(path: path).string("general.name"), "second")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["model.gguf"])
+
+        XCTAssertThrowsError(try second.write(to: dir + "/missing/dir/x.gguf")) {
+            XCTAssertTrue("\($0)".contains("cannot create \(dir)/missing/dir/x.gguf"), "\($0)")
+        }
+    }
+
     func testWriterRejectsInvalidInput() throws {
         var w = GGUFWriter()
         XCTAssertThrowsError(try w.set("x", .array(elementType: 5, [.int32(1), .string("no")]))) {

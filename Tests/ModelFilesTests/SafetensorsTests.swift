@@ -10,7 +10,7 @@ final class SafetensorsTests: XCTestCase {
 
     func write(_ bytes: [UInt8], _ name: String = "t.safetensors") throws -> String {
         let path = dir + "/" + name
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try writeBytes(bytes, to: path)
         return path
     }
 
