@@ -51,6 +51,8 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "ModelFiles", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "Transformer", "Tokenizers", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+        // Runs the built `tinylora` executable (found beside the test bundle) on the real models.
+        .testTarget(name: "CLITests", dependencies: ["ModelFiles"], swiftSettings: cpuFlags),
     ],
     swiftLanguageModes: [.v5]
 )

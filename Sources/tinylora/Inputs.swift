@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 
 /// One chat message as read from a `--messages` file.
@@ -84,30 +83,5 @@ func parseIDs(_ text: String) throws -> [Int] {
     return try pieces.map { piece in
         guard let id = Int(piece), id >= 0 else { throw CLIError("--ids: \"\(piece)\" is not a token id") }
         return id
-    }
-}
-
-/// The prompt options shared by tokenize, score and generate: exactly one of --text, --text-file, --messages.
-struct PromptOptions: ParsableArguments {
-    @Option(help: "The input text.")
-    var text: String?
-
-    @Option(help: "A UTF-8 file holding the input text.")
-    var textFile: String?
-
-    @Option(help: "A JSON file holding an array of {\"role\", \"content\"} chat messages, rendered with the model's chat template.")
-    var messages: String?
-
-    @Flag(help: "With --messages: end the rendered chat with the assistant's turn header.")
-    var addGenerationPrompt = false
-
-    /// Which inputs were given, for validation by each command.
-    var givenCount: Int { [text != nil, textFile != nil, messages != nil].filter { $0 }.count }
-
-    /// The plain text from --text or --text-file (nil when --messages was given).
-    func plainText() throws -> String? {
-        if let text { return text }
-        if let textFile { return try readUTF8File(textFile, what: "text file") }
-        return nil
     }
 }

@@ -12,7 +12,7 @@ struct TinyLoRA: ParsableCommand {
         --model accepts a built-in name (smollm2-135m, qwen2.5-coder-0.5b; fetched into $TINYLORA_HOME/models \
         on first use), a .gguf file or a Hugging Face model directory (holding config.json).
         """,
-        subcommands: [Fetch.self, Info.self]
+        subcommands: [Fetch.self, Info.self, Tokenize.self, Score.self, Generate.self, Bench.self]
     )
 }
 
@@ -30,11 +30,12 @@ enum Main {
         do {
             var c = command
             try c.run()
-        } catch let error as ExitCode {
-            TinyLoRA.exit(withError: error)
-        } catch let error as ValidationError {
-            TinyLoRA.exit(withError: error)
         } catch {
+            // ArgumentParser's own errors (help and version requests, which built-in commands raise from run(),
+            // validation errors, exit codes) keep its text and exit codes; every other error is one line.
+            if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+                TinyLoRA.exit(withError: error)
+            }
             printError(error)
             exit(1)
         }

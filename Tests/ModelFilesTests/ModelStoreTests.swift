@@ -92,6 +92,15 @@ final class ModelStoreTests: XCTestCase {
         XCTAssertEqual(said.lines, [])
     }
 
+    /// The work directory of an interrupted fetch (its process is gone) is cleaned up by the next fetch.
+    func testAbandonedWorkIsRemoved() throws {
+        let (model, _) = try twoPartModel()
+        let stale = root + "/models/.fetch-test-model-4194305"  // above the largest possible pid
+        try FileManager.default.createDirectory(atPath: stale, withIntermediateDirectories: true)
+        _ = try store().fetch(model, reporter: .silent)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale))
+    }
+
     func testChecksumMismatchRemovesTheDownload() throws {
         let (model, _) = try twoPartModel(sha: String(repeating: "0", count: 64))
         XCTAssertThrowsError(try store().fetch(model, reporter: .silent)) { error in

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import Generation
+import Numerics
+import Transformer
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure prefill and decode throughput of batched greedy generation.",
+        discussion: """
+        Generates --new-tokens tokens greedily for --batch prompts of --prompt-tokens random token ids (seeded), \
+        with no stop token, through the same batched generator as `generate`. Prefill throughput is prompt \
+        tokens / prefill time; decode throughput counts the tokens of all sequences produced by the decode steps \
+        (the first token of each sequence comes from the prefill) / decode time. Peak RSS is VmHWM from \
+        /proc/self/status after the run (it includes loading the model).
+        """)
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: "Sequences generated together.")
+    var batch = 1
+
+    @Option(help: "Tokens in each prompt.")
+    var promptTokens = 512
+
+    @Option(help: "Tokens generated per sequence.")
+    var newTokens = 128
+
+    @Option(help: "Weight format of the engine. Only fp32 exists: every tensor is dequantized to fp32 at load.")
+    var weights = "fp32"
+
+    @Option(help: "Seed of the random prompt tokens.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be >= 1") }
+        guard promptTokens >= 1 else { throw ValidationError("--prompt-tokens must be >= 1") }
+        guard newTokens >= 2 else { throw ValidationError("--new-tokens must be >= 2 (one comes from the prefill)") }
+        guard weights == "fp32" else { throw ValidationError("--weights: only fp32 is supported") }
+    }
+
+    func run() throws {
+        let opened = try modelOptions.open()
+        let location = opened.location
+        let loadStart = now()
+        let model = try opened.transformer()
+        let loadSeconds = now() - loadStart
+        guard promptTokens + newTokens <= model.contextLength else {
+            throw CLIError("--prompt-tokens + --new-tokens = \(promptTokens + newTokens) exceeds the model's context of \(model.contextLength)")
+        }
+        var random = Xoshiro256StarStar(seed: seed)
+        let prompts = (0 ..< batch).map { _ in
+            (0 ..< promptTokens).map { _ in Int(random.next(below: UInt64(model.vocabularySize))) }
+        }
+        let parameters = GenerationParameters(
+            maxNewTokens: newTokens, sampling: .greedy, maxConcurrentSequences: batch,
+            prefillTokenBudget: max(2048, promptTokens))
+        let result = try Generator(model: model).generate(prompts: prompts, parameters: parameters)
+        let s = result.statistics
+        let decodedTokens = s.generatedTokens - batch
+        let prefillRate = Double(s.promptTokens) / s.prefillSeconds
+        let decodeRate = Double(decodedTokens) / s.decodeSeconds
+        let rss = peakResidentMiB() ?? 0
+        if json {
+            print(JSON.object([
+                ("model", JSON.string(location.path)),
+                ("batch", "\(batch)"),
+                ("prompt_tokens", "\(promptTokens)"),
+                ("new_tokens", "\(newTokens)"),
+                ("threads", "\(modelOptions.threadCount)"),
+                ("weights", JSON.string(weights)),
+                ("load_seconds", JSON.number(loadSeconds)),
+                ("prefill_seconds", JSON.number(s.prefillSeconds)),
+                ("decode_seconds", JSON.number(s.decodeSeconds)),
+                ("prefill_tokens_per_s", JSON.number(prefillRate)),
+                ("decode_tokens_per_s", JSON.number(decodeRate)),
+                ("peak_rss_mb", JSON.number(rss)),
+            ]))
+        } else {
+            print("model:   \(location.path) (fp32, \(modelOptions.threadCount) threads, loaded in \(String(format: "%.1f", loadSeconds)) s)")
+            print("prefill: \(s.promptTokens) tokens in \(String(format: "%.2f", s.prefillSeconds)) s = \(String(format: "%.1f", prefillRate)) tokens/s")
+            print("decode:  \(decodedTokens) tokens (batch \(batch)) in \(String(format: "%.2f", s.decodeSeconds)) s = \(String(format: "%.1f", decodeRate)) tokens/s")
+            print("peak RSS: \(String(format: "%.0f", rss)) MiB")
+        }
+    }
+}

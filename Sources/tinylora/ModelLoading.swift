@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import ModelFiles
+import Tokenizers
+import Transformer
+
+/// `--model` and `--threads`, shared by the commands that load a model.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "A built-in model name (smollm2-135m, qwen2.5-coder-0.5b; fetched on first use), a .gguf path or a Hugging Face model directory.")
+    var model: String
+
+    @Option(help: "Worker threads for the forward pass (default: the number of CPUs).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1") }
+    }
+
+    var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Resolves --model (fetching a built-in model on first use) and opens it.
+    func open() throws -> OpenedModel { try OpenedModel(location: resolveModel(model), threads: threadCount) }
+}
+
+/// A resolved model whose GGUF header (if any) is parsed once and shared by the tokenizer and the engine.
+struct OpenedModel {
+    let location: ModelLocation
+    let threads: Int
+    let gguf: GGUFFile?
+
+    init(location: ModelLocation, threads: Int) throws {
+        self.location = location
+        self.threads = threads
+        if case .gguf(let path) = location { gguf = try GGUFFile(path: path) } else { gguf = nil }
+    }
+
+    func tokenizer() throws -> Tokenizer {
+        if let gguf { return try Tokenizer(gguf: gguf) }
+        return try Tokenizer(huggingFaceDirectory: location.path)
+    }
+
+    /// The transformer, every weight dequantized to fp32.
+    func transformer() throws -> TransformerModel {
+        if let gguf { return try TransformerModel.load(gguf: gguf, threads: threads) }
+        return try TransformerModel.load(huggingFaceDirectory: location.path, threads: threads)
+    }
+}
