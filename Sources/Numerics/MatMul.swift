@@ -4,29 +4,56 @@ import CBLAS
 ///
 /// `y[M, N] = x[M, K] · Wᵀ + (accumulate ? y : 0)` where `W` is `[N, K]` row-major (HF `[out, in]`), every
 /// matrix row-major and contiguous. For `M == 1` a SIMD16 matrix–vector kernel is used (OpenBLAS sgemm with
-/// M = 1 is several times slower than a plain matvec); for `M > 1` single-threaded `cblas_sgemm`. Either way the
+/// M = 1 is several times slower than a plain matvec), for `M ≤ smallBatchMaxRows` a register-blocked kernel
+/// (`SmallBatchMatMul`), above that single-threaded `cblas_sgemm`. Either way the
 /// N output columns are split into `threads` contiguous blocks computed concurrently, which is steadier on a
 /// shared machine than OpenBLAS's own threading (call `BLAS.useSingleThread()` once).
 public enum MatMul {
+    /// Largest M for which the register-blocked small-batch kernel is used instead of sgemm.
+    public static let smallBatchMaxRows = 16
+
     public static func xWt(_ x: UnsafePointer<Float>, rows m: Int, _ w: UnsafePointer<Float>, outFeatures n: Int,
                            inFeatures k: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false,
                            threads: Int = 2) {
+        let kernel: Kernel = m == 1 ? .matvec : m <= smallBatchMaxRows ? .smallBatch : .sgemm
+        xWt(x, rows: m, w, outFeatures: n, inFeatures: k, into: y, accumulate: accumulate, threads: threads,
+            kernel: kernel)
+    }
+
+    public enum Kernel: CaseIterable, Sendable {
+        /// One x row at a time, four W rows per pass (any M; meant for M = 1).
+        case matvec
+        /// 4 × 4 register blocks (any M; meant for small M).
+        case smallBatch
+        /// OpenBLAS single-threaded sgemm per block of outputs (any M; meant for M > 16).
+        case sgemm
+    }
+
+    /// The same product with an explicit kernel choice (tests and measurements).
+    public static func xWt(_ x: UnsafePointer<Float>, rows m: Int, _ w: UnsafePointer<Float>, outFeatures n: Int,
+                           inFeatures k: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false,
+                           threads: Int, kernel: Kernel) {
         guard m > 0, n > 0 else { return }
         if k == 0 {
-            if !accumulate { y.update(repeating: 0, count: m * n) }
+            if !accumulate {
+                for r in 0 ..< m { (y + r * n).update(repeating: 0, count: n) }
+            }
             return
         }
         // Below ~64k multiply-adds per block the thread hand-off costs more than it saves.
         let parts = m * n * k < 1 << 16 ? 1 : threads
-        if m == 1 {
-            Parallel.forRanges(total: n, parts: parts, alignment: 4, threads: threads) { r in
-                matvec(x, w + r.lowerBound * k, rows: r.count, k: k, into: y + r.lowerBound, accumulate: accumulate)
-            }
-        } else {
-            Parallel.forRanges(total: n, parts: parts, alignment: 16, threads: threads) { r in
+        Parallel.forRanges(total: n, parts: parts, alignment: 16, threads: threads) { r in
+            let wr = w + r.lowerBound * k, yr = y + r.lowerBound
+            switch kernel {
+            case .matvec:
+                for row in 0 ..< m {
+                    matvec(x + row * k, wr, rows: r.count, k: k, into: yr + row * n, accumulate: accumulate)
+                }
+            case .smallBatch:
+                SmallBatchMatMul.compute(x, rows: m, wr, rows: r.count, k: k, into: yr, ldy: n, accumulate: accumulate)
+            case .sgemm:
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(r.count), Int32(k),
-                            1, x, Int32(k), w + r.lowerBound * k, Int32(k),
-                            accumulate ? 1 : 0, y + r.lowerBound, Int32(n))
+                            1, x, Int32(k), wr, Int32(k), accumulate ? 1 : 0, yr, Int32(n))
             }
         }
     }
@@ -49,7 +76,7 @@ public enum MatMul {
                 a3.addProduct(load16(w3 + j), xv)
                 j += 16
             }
-            var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
+            var s0 = a0.laneSum(), s1 = a1.laneSum(), s2 = a2.laneSum(), s3 = a3.laneSum()
             while j < k {
                 s0 += w0[j] * x[j]; s1 += w1[j] * x[j]; s2 += w2[j] * x[j]; s3 += w3[j] * x[j]
                 j += 1
@@ -96,7 +123,7 @@ public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int
         acc.addProduct(load16(a + i), load16(b + i))
         i += 16
     }
-    var s = acc.sum()
+    var s = acc.laneSum()
     while i < count {
         s += a[i] * b[i]
         i += 1
@@ -108,5 +135,14 @@ extension SIMD16 where Scalar == Float {
     @inline(__always)
     mutating func addProduct(_ a: SIMD16<Float>, _ b: SIMD16<Float>) {
         self = self.addingProduct(a, b)
+    }
+
+    /// Sum of the lanes by halving (the generic `sum()` is not always inlined).
+    @inline(__always)
+    public func laneSum() -> Float {
+        let h8 = lowHalf + highHalf
+        let h4 = h8.lowHalf + h8.highHalf
+        let h2 = h4.lowHalf + h4.highHalf
+        return h2[0] + h2[1]
     }
 }

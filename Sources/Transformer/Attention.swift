@@ -1,3 +1,4 @@
+import CBLAS
 import Numerics
 
 /// Causal grouped-query attention of a batch's new tokens over their slots' cached keys and values.
@@ -6,24 +7,60 @@ import Numerics
 /// `out[t, h] = Σ_{j ≤ p} softmax_j(q[t, h] · K[s, j, g] / √d) · V[s, j, g]`, all in fp32.
 /// Shapes: `q`, `out` `[T, H·d]`; the cache holds `[slots, capacity, KV·d]` per layer and must already contain
 /// this batch's keys and values at their positions.
+///
+/// A sequence with at least `gemmMinTokens` new tokens (a prefill) is done per head with two GEMMs,
+/// `S = Q_h·K_gᵀ/√d` `[n, L]` (then the causal softmax per row) and `O_h = S·V_g` `[n, d]`; rows of shorter
+/// sequences (decode steps) are done one (row, head) at a time with dot products.
 enum Attention {
+    static let gemmMinTokens = 8
+
     static func forward(q: UnsafePointer<Float>, layout: BatchLayout, cache: KVCache, layer: Int,
                         heads: Int, kvHeads: Int, headDim d: Int, into out: UnsafeMutablePointer<Float>,
                         threads: Int) {
         let groupSize = heads / kvHeads
         let qDim = heads * d, kvDim = kvHeads * d
         let scale = Float(1 / Double(d).squareRoot())
-        let items = layout.tokenCount * heads
-        // Work is split into interleaved chunks so later (longer) positions spread over all workers.
-        let chunks = items < 64 ? 1 : min(items, threads * 8)
+
+        let long = layout.sequences.filter { $0.count >= gemmMinTokens }
+        if !long.isEmpty {
+            let items = long.count * heads
+            let workers = min(max(threads, 1), items)
+            let scratchSize = long.map { $0.count * ($0.start + $0.count) }.max()!
+            Parallel.forEach(count: workers, threads: workers) { w in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
+                defer { scores.deallocate() }
+                for item in stride(from: w, to: items, by: workers) {
+                    let seq = long[item / heads], h = item % heads, g = h / groupSize
+                    let n = seq.count, length = seq.start + seq.count
+                    let keys = cache.keys(layer: layer, slot: seq.slot) + g * d
+                    let values = cache.values(layer: layer, slot: seq.slot) + g * d
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(length), Int32(d),
+                                scale, q + seq.firstRow * qDim + h * d, Int32(qDim), keys, Int32(kvDim),
+                                0, scores, Int32(length))
+                    for i in 0 ..< n {
+                        let row = scores + i * length, valid = seq.start + i + 1
+                        Kernels.softmax(row, count: valid)
+                        (row + valid).update(repeating: 0, count: length - valid)
+                    }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(d), Int32(length),
+                                1, scores, Int32(length), values, Int32(kvDim),
+                                0, out + seq.firstRow * qDim + h * d, Int32(qDim))
+                }
+            }
+        }
+
+        let shortRows = layout.sequences.filter { $0.count < gemmMinTokens }.flatMap { $0.firstRow ..< $0.firstRow + $0.count }
+        guard !shortRows.isEmpty else { return }
+        let items = shortRows.count * heads
+        let workers = items < 64 ? 1 : min(max(threads, 1), items)
+        let longest = shortRows.map { layout.positions[$0] + 1 }.max()!
         layout.positions.withUnsafeBufferPointer { positions in
             layout.slots.withUnsafeBufferPointer { slots in
-                Parallel.forEach(count: chunks, threads: threads) { chunk in
-                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: cache.capacity)
+                Parallel.forEach(count: workers, threads: workers) { w in
+                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: longest)
                     defer { scores.deallocate() }
-                    var item = chunk
-                    while item < items {
-                        let t = item / heads, h = item % heads, g = h / groupSize
+                    for item in stride(from: w, to: items, by: workers) {
+                        let t = shortRows[item / heads], h = item % heads, g = h / groupSize
                         let length = positions[t] + 1
                         let qv = q + t * qDim + h * d
                         let keys = cache.keys(layer: layer, slot: slots[t]) + g * d
@@ -37,7 +74,6 @@ enum Attention {
                         for j in 0 ..< length {
                             axpy(scores[j], values + j * kvDim, o, count: d)
                         }
-                        item += chunks
                     }
                 }
             }

@@ -56,6 +56,27 @@ public final class TransformerModel: CausalLM {
         try load(gguf: try GGUFFile(path: path), threads: threads)
     }
 
+    /// Loads a Hugging Face model directory: `config.json` plus `model.safetensors` or a sharded
+    /// `model.safetensors.index.json` (F32, F16 or BF16 tensors, converted to fp32).
+    public static func load(huggingFaceDirectory directory: String, threads: Int = 2) throws -> TransformerModel {
+        let configPath = (directory as NSString).appendingPathComponent("config.json")
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: configPath))
+        } catch {
+            throw TransformerError("cannot read \(configPath): \(error.localizedDescription)")
+        }
+        let config = try TransformerConfig(huggingFaceConfig: data, source: configPath)
+        let checkpoint: SafetensorsCollection
+        do {
+            checkpoint = try SafetensorsCollection(directory: directory)
+        } catch {
+            throw TransformerError("\(error)")
+        }
+        return try TransformerModel(config: config, weights: SafetensorsWeights(checkpoint: checkpoint, source: directory),
+                                    threads: threads)
+    }
+
     public func makeCache(slots: Int, capacity: Int) -> KVCache {
         KVCache(layers: config.layerCount, slots: slots, capacity: capacity, kvDim: config.kvDim)
     }

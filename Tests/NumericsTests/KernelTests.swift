@@ -34,9 +34,18 @@ final class KernelTests: XCTestCase {
     func testMatMulMatchesNaiveForMatvecAndGemm() {
         var rng = Rng(state: 1)
         // Shapes cover: M = 1 (own matvec, rows not a multiple of 4, K with a tail), M > 1 (sgemm), tiny work.
-        for (m, n, k) in [(1, 37, 19), (1, 300, 576), (1, 1030, 64), (3, 37, 19), (16, 300, 576), (5, 4, 3)] {
+        for (m, n, k) in [(1, 37, 19), (1, 300, 576), (1, 1030, 64), (3, 37, 19), (16, 300, 576), (5, 4, 3),
+                          (9, 70, 40), (17, 33, 80), (40, 64, 32)] {
             let x = rng.array(m * k), w = rng.array(n * k)
             let expected = naiveXWt(x, w, m: m, n: n, k: k)
+            for kernel in MatMul.Kernel.allCases {
+                var y = [Float](repeating: .nan, count: m * n)
+                MatMul.xWt(x, rows: m, w, outFeatures: n, inFeatures: k, into: &y, threads: 2, kernel: kernel)
+                assertClose(y, expected, tol: 1e-4, "\(kernel) m=\(m) n=\(n) k=\(k)")
+                var z = [Float](repeating: 2, count: m * n)
+                MatMul.xWt(x, rows: m, w, outFeatures: n, inFeatures: k, into: &z, accumulate: true, threads: 1, kernel: kernel)
+                assertClose(z, expected.map { $0 + 2 }, tol: 1e-4, "\(kernel) accumulate m=\(m) n=\(n) k=\(k)")
+            }
             for threads in [1, 2] {
                 var y = [Float](repeating: .nan, count: m * n)
                 MatMul.xWt(x, rows: m, w, outFeatures: n, inFeatures: k, into: &y, threads: threads)

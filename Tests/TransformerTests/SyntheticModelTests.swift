@@ -88,17 +88,18 @@ final class SyntheticModelTests: XCTestCase {
     func testMixedLengthBatchEqualsEachSequenceAlone() throws {
         let c = Synthetic.config(heads: 4, kvHeads: 2)
         let model = try TransformerModel(config: c, weights: Synthetic.weights(c))
-        // Slot 2 already holds a prefix; the batch appends sequences of lengths 5, 1 and 3 in slot order 3, 2, 0.
+        // Slot 2 already holds a prefix; the batch appends sequences of lengths 10, 9 and 3 in slot order 3, 2, 0
+        // (long ones take the GEMM attention path, short ones the per-row path), then one of 1 to slot 1.
         let prefix = [11, 12, 13, 14]
-        let batch: [[Int]] = [[1, 2, 3, 4, 5], [6], [7, 8, 9]]
+        let batch: [[Int]] = [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [6, 7, 8, 9, 10, 11, 12, 13, 14], [7, 8, 9]]
         let slots = [3, 2, 0]
         let cache = model.makeCache(slots: 4, capacity: 16)
         _ = try model.forward(tokens: [prefix], slots: [2], cache: cache, allPositions: false)
         let together = try model.forward(tokens: batch, slots: slots, cache: cache, allPositions: true)
         let lasts = try model.forward(tokens: [[20], [21], [22]], slots: slots, cache: cache, allPositions: false)
-        XCTAssertEqual(together.rows, 9)
+        XCTAssertEqual(together.rows, 22)
         XCTAssertEqual(lasts.rows, 3)
-        XCTAssertEqual(cache.lengths, [4, 0, 6, 6])
+        XCTAssertEqual(cache.lengths, [4, 0, 14, 11])
         var row = 0
         for (i, seq) in batch.enumerated() {
             let alone = model.makeCache(slots: 1, capacity: 16)
