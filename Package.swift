@@ -34,6 +34,7 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["ModelFiles"], swiftSettings: cpuFlags),
         .target(name: "Transformer", dependencies: ["Numerics", "ModelFiles"], swiftSettings: cpuFlags),
         .target(name: "Generation", dependencies: ["Transformer", "Tokenizers"], swiftSettings: cpuFlags),
+        .target(name: "Adapters", dependencies: ["Transformer", "Numerics", "ModelFiles", "CBLAS"], swiftSettings: cpuFlags),
         .executableTarget(
             name: "tinylora",
             dependencies: [
@@ -46,6 +47,7 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "ModelFiles", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Transformer", "ModelFiles", "Numerics", "CBLAS"], swiftSettings: cpuFlags),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "Transformer", "Tokenizers", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     ],
     swiftLanguageModes: [.v5]
