@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "ModelFiles", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
-        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Transformer", "ModelFiles", "Numerics", "CBLAS"], swiftSettings: cpuFlags),
+        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Transformer", "ModelFiles", "Numerics", "CBLAS"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "Transformer", "Tokenizers", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     ],
     swiftLanguageModes: [.v5]

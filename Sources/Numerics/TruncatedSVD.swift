@@ -15,6 +15,10 @@ import Foundation
 ///    `Q = orth(Y)`, `Z = orth(Wᵀ·Q)` (fp32 sgemm) and repeat.
 /// 3. `sᵢ = √λᵢ`, `vᵢ = Z·Ṽᵢ`, `uᵢ = Y·Ṽᵢ / sᵢ` (double), each normalised to unit length; `uᵢ` is then made
 ///    orthogonal to `u₀ … uᵢ₋₁` (a no-op up to rounding unless sᵢ is at rounding level).
+///    Gram acceleration: when, after an iteration, the iterations still needed (estimated from the current error
+///    and ρ) would cost more than forming the Gram matrix of the smaller side (`min(m,n)²·max(m,n)/2`
+///    multiply-adds), the iteration continues on that Gram matrix (`GramStage`: same rule, iterations of cost
+///    `min(m,n)²·k`), then `polishIterations` (2) direct iterations on W restore full fp32 accuracy and end it.
 /// `orth` is CholeskyQR2 in double (Gram matrix by dsyrk, Cholesky, triangular solve, twice); when a column is
 /// numerically dependent (a Cholesky pivot below 1e-13 of its diagonal entry) it falls back to modified Gram–Schmidt
 /// applied twice, replacing a vanishing column by the first unit vector eᵢ that is not in the span so far.
@@ -40,7 +44,7 @@ public struct TruncatedSVD: Sendable {
     public var singularValues: [Float]
     /// `Vᵀ` `[rank, columns]`, row-major.
     public var vt: [Float]
-    /// Subspace iterations run.
+    /// Subspace iterations run (direct ones plus those on the Gram matrix).
     public let iterations: Int
     /// The last `d·ρ/(1−ρ)` (an estimate of ‖sin Θ‖ between the computed and exact top-r right subspaces).
     public let estimatedError: Double
@@ -53,9 +57,15 @@ public struct TruncatedSVD: Sendable {
         public var maxIterations: Int
         /// Seed of the random start `Ω`.
         public var seed: UInt64
+        /// Iterations on the Gram matrix at most (when that stage runs).
+        public var maxGramIterations: Int
+        /// Direct iterations after the Gram stage (≥ 2: the last one measures the movement).
+        public var polishIterations: Int
 
         public init(oversampling: Int = 16, tolerance: Double = 1e-5, maxIterations: Int = 100,
-                    seed: UInt64 = 0x5EED_5BD0) {
+                    seed: UInt64 = 0x5EED_5BD0, maxGramIterations: Int = 300, polishIterations: Int = 2) {
+            self.maxGramIterations = maxGramIterations
+            self.polishIterations = max(2, polishIterations)
             self.oversampling = oversampling
             self.tolerance = tolerance
             self.maxIterations = maxIterations
@@ -94,6 +104,7 @@ public struct TruncatedSVD: Sendable {
         var estimate = Double.infinity
         var iteration = 0
         var ritz: (values: [Double], vectors: [Double]) = ([], [])
+        var polishLeft: Int? = nil  // set once the Gram stage has run
         while true {
             iteration += 1
             // Y = W·Z
@@ -103,15 +114,19 @@ public struct TruncatedSVD: Sendable {
             cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(k), Int32(m), 1, yd, Int32(k), 0, &gram, Int32(k))
             ritz = SymmetricEigen.jacobi(gram, size: k)
             let v = rightVectors(z, rows: n, k: k, ritzVectors: ritz.vectors, rank: r)
+            let top = max(ritz.values[r - 1], 0), last = max(ritz.values[k - 1], 0)
+            let rho = top > 0 ? min(last / top, 0.999) : 0
             if let previousV {
                 let moved = subspaceDistance(previousV, v, rows: n, rank: r)
-                let top = max(ritz.values[r - 1], 0), last = max(ritz.values[k - 1], 0)
-                let rho = top > 0 ? min(last / top, 0.999) : 0
-                estimate = moved * rho / (1 - rho)
-                if estimate <= options.tolerance { break }
+                estimate = polishLeft == nil ? moved * rho / (1 - rho) : moved
+                if polishLeft == nil, estimate <= options.tolerance { break }
             } else if k == min(m, n) {
                 estimate = 0  // the subspace is the whole space: Rayleigh–Ritz is exact
                 break
+            }
+            if let left = polishLeft {
+                if left <= 1 { break }
+                polishLeft = left - 1
             }
             if iteration >= options.maxIterations { break }
             previousV = v
@@ -120,6 +135,19 @@ public struct TruncatedSVD: Sendable {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(k), Int32(m),
                         1, w, Int32(n), y, Int32(k), 0, &z, Int32(k))
             Orthonormalizer.run(&z, rows: n, cols: k, scratch: &zd)
+            // Switch to iterating on the Gram matrix when that is cheaper than the direct iterations still needed.
+            if polishLeft == nil, estimate.isFinite, rho > 0 {
+                let needed = (log(options.tolerance / estimate) / log(rho)).rounded(.up)
+                let small = Double(min(m, n)), large = Double(max(m, n))
+                let directCost = needed * 2 * Double(m * n * k)
+                let gramCost = small * small * large / 2 + Double(options.polishIterations) * 2 * Double(m * n * k)
+                if directCost > gramCost {
+                    iteration += GramStage.run(w, rows: m, columns: n, rank: r, block: &z, tolerance: options.tolerance,
+                                               maxIterations: options.maxGramIterations)
+                    polishLeft = options.polishIterations
+                    previousV = nil
+                }
+            }
         }
         return finish(y: y, z: z, m: m, n: n, k: k, r: r, ritz: ritz, iterations: iteration, estimate: estimate)
     }
@@ -139,7 +167,7 @@ public struct TruncatedSVD: Sendable {
 
     /// ‖sin Θ‖_F between the column spans of two `[n, r]` matrices A, B with orthonormal columns: ‖B − A(AᵀB)‖_F
     /// (the form √(r − ‖AᵀB‖²_F) would lose half the digits).
-    private static func subspaceDistance(_ a: [Double], _ b: [Double], rows n: Int, rank r: Int) -> Double {
+    static func subspaceDistance(_ a: [Double], _ b: [Double], rows n: Int, rank r: Int) -> Double {
         var c = [Double](repeating: 0, count: r * r)
         for i in 0 ..< n {
             for p in 0 ..< r {
@@ -304,6 +332,80 @@ enum Orthonormalizer {
     }
 }
 
+/// Subspace iteration on the Gram matrix of the smaller side (`G = WᵀW` `[n, n]` when m ≥ n, else `G = W·Wᵀ`
+/// `[m, m]`, fp32 ssyrk): one product with G costs `min(m,n)²·k` instead of `2·m·n·k` for the same contraction
+/// `λ_{k+1}/λ_r = (s_{k+1}/s_r)²`. Same Rayleigh–Ritz and stopping rule as the direct iteration (with
+/// `ρ = λ_k/λ_r`). On return `block` holds an orthonormal right block `[n, k]`; the caller then polishes it with
+/// direct iterations on W, which restore the accuracy the fp32 Gram matrix loses.
+enum GramStage {
+    static func run(_ w: UnsafePointer<Float>, rows m: Int, columns n: Int, rank r: Int, block z: inout [Float],
+                    tolerance: Double, maxIterations: Int) -> Int {
+        let k = z.count / n
+        let s = min(m, n)
+        var g = [Float](repeating: 0, count: s * s)
+        if m >= n {
+            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(m), 1, w, Int32(n), 0, &g, Int32(n))
+        } else {
+            cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(m), Int32(n), 1, w, Int32(n), 0, &g, Int32(m))
+        }
+        for i in 0 ..< s { for j in 0 ..< i { g[i * s + j] = g[j * s + i] } }
+        var x: [Float]
+        var xd = [Double](repeating: 0, count: s * k)
+        if m >= n {
+            x = z
+        } else {
+            x = [Float](repeating: 0, count: m * k)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(k), Int32(n),
+                        1, w, Int32(n), z, Int32(k), 0, &x, Int32(k))
+            Orthonormalizer.run(&x, rows: m, cols: k, scratch: &xd)
+        }
+        var y = [Float](repeating: 0, count: s * k)
+        var previous: [Double]? = nil
+        var iterations = 0
+        while iterations < maxIterations {
+            iterations += 1
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(s), Int32(k), Int32(s),
+                        1, g, Int32(s), x, Int32(k), 0, &y, Int32(k))
+            // Rayleigh–Ritz: H = Xᵀ·G·X in double.
+            var h = [Double](repeating: 0, count: k * k)
+            for i in 0 ..< s {
+                for p in 0 ..< k {
+                    let xp = Double(x[i * k + p])
+                    for q in p ..< k { h[p * k + q] += xp * Double(y[i * k + q]) }
+                }
+            }
+            let ritz = SymmetricEigen.jacobi(h, size: k)
+            var top = [Double](repeating: 0, count: s * r)
+            for i in 0 ..< s {
+                for j in 0 ..< r {
+                    var acc = 0.0
+                    for c in 0 ..< k { acc += Double(x[i * k + c]) * ritz.vectors[c * k + j] }
+                    top[i * r + j] = acc
+                }
+            }
+            if let previous {
+                let lr = max(ritz.values[r - 1], 0), lk = max(ritz.values[k - 1], 0)
+                let rho = lr > 0 ? min(lk / lr, 0.999) : 0
+                if TruncatedSVD.subspaceDistance(previous, top, rows: s, rank: r) * rho / (1 - rho) <= tolerance {
+                    break
+                }
+            }
+            previous = top
+            x = y
+            Orthonormalizer.run(&x, rows: s, cols: k, scratch: &xd)
+        }
+        if m >= n {
+            z = x
+        } else {
+            var zd = [Double](repeating: 0, count: n * k)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(k), Int32(m),
+                        1, w, Int32(n), x, Int32(k), 0, &z, Int32(k))
+            Orthonormalizer.run(&z, rows: n, cols: k, scratch: &zd)
+        }
+        return iterations
+    }
+}
+
 /// Eigen-decomposition of a small symmetric matrix in double by the cyclic Jacobi method.
 enum SymmetricEigen {
     /// `a` `[n, n]` row-major symmetric (only the upper triangle is read). Returns eigenvalues descending and the
@@ -318,7 +420,7 @@ enum SymmetricEigen {
         for _ in 0 ..< 50 {
             var off = 0.0
             for i in 0 ..< n { for j in i + 1 ..< max(n, i + 1) { off += m[i * n + j] * m[i * n + j] } }
-            if off <= 1e-30 * scale || off == 0 { break }
+            if off <= 1e-26 * scale || off == 0 { break }
             for p in 0 ..< n {
                 for q in p + 1 ..< max(n, p + 1) {
                     let apq = m[p * n + q]
