@@ -1,3 +1,4 @@
+import Foundation
 import Transformer
 
 /// Where an adapter goes in a model and how big it is: the target modules in model order, their tying groups and
@@ -85,5 +86,32 @@ public struct AdapterPlan: Equatable, Sendable {
     /// Offset of module `index`'s LoRA A `[r, in]` (followed by its B `[out, r]`) in the flat parameter vector.
     public func loraOffset(module index: Int) -> Int {
         modules[..<index].reduce(0) { $0 + configuration.rank * ($1.inFeatures + $1.outFeatures) }
+    }
+}
+
+extension AdapterPlan {
+    /// A JSON object describing the plan (keys sorted): `method`, `r`, `u`, `alpha`, `tying`, `seed`, `targets`,
+    /// `layers` ([first, end)), `modules`, `groups`, `trainable_parameters`, `bytes_fp32`, `bytes_bf16`,
+    /// `bytes_fp16`.
+    public var jsonSummary: String {
+        let c = configuration
+        let object: [String: Any] = [
+            "method": c.method.description,
+            "r": c.rank,
+            "u": c.method == .tinyLoRA ? c.u : 0,
+            "alpha": Double(c.alpha),
+            "tying": c.tying.description,
+            "seed": c.seed,
+            "targets": c.targets.map(\.description),
+            "layers": [layers.lowerBound, layers.upperBound],
+            "modules": modules.count,
+            "groups": groupCount,
+            "trainable_parameters": trainableParameterCount,
+            "bytes_fp32": bytes(.fp32),
+            "bytes_bf16": bytes(.bf16),
+            "bytes_fp16": bytes(.fp16),
+        ]
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
     }
 }

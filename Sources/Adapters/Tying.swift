@@ -62,3 +62,28 @@ public enum Tying: Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension Tying {
+    /// The tying of the command-line flags: `--tie all|N` (tiled), `--weight-tying RATIO` (PEFT), `--structured N`;
+    /// at most one of them; none given means untied.
+    public init(tie: String?, weightTying: Double?, structured: Int?) throws {
+        let given = [tie != nil, weightTying != nil, structured != nil].filter { $0 }.count
+        guard given <= 1 else { throw AdapterError("give at most one of --tie, --weight-tying and --structured") }
+        if let tie {
+            if tie.lowercased() == "all" {
+                self = .all
+            } else if let n = Int(tie), n >= 1 {
+                self = .tiled(n)
+            } else {
+                throw AdapterError("--tie takes 'all' or a positive number of modules, not '\(tie)'")
+            }
+        } else if let weightTying {
+            self = .ratio(weightTying)
+        } else if let structured {
+            self = .structured(structured)
+        } else {
+            self = .none
+        }
+        try validate()
+    }
+}

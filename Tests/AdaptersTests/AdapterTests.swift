@@ -149,3 +149,62 @@ final class AdapterTests: XCTestCase {
         XCTAssertEqual(a.fingerprint.description.count, 64)
     }
 }
+
+final class AdapterEngineTests: XCTestCase {
+    override class func setUp() { BLAS.useSingleThread() }
+
+    /// The unmerged path the engine will take (base product, then `LowRankDelta.addDelta`) equals the merged
+    /// weight's product, on every target linear of a tiny engine model, for the three methods.
+    func testUnmergedEqualsMergedPerLinear() throws {
+        for configuration in [AdapterConfiguration(method: .tinyLoRA, u: 4, tying: .tiled(3)),
+                              AdapterConfiguration(method: .loraXS, rank: 3, tying: .structured(2)),
+                              AdapterConfiguration(method: .lora, rank: 2, alpha: 6)] {
+            let (c, w, base) = try TinyModel.base(configuration)
+            let model = try TransformerModel(config: c, weights: w, threads: 2)
+            let values = Support.gaussian(base.plan.trainableParameterCount, seed: 31, std: 0.5)
+            let adapter = try Adapter(base: base, parameters: values)
+            let rows = 6
+            var unmerged: [[Float]] = []
+            for m in base.plan.modules {
+                let linear = Adapter.targetLinear(model, layer: m.layer, kind: m.kind)
+                let x = Support.gaussian(rows * m.inFeatures, seed: 8, stream: UInt64(m.index))
+                var y = [Float](repeating: 0, count: rows * m.outFeatures)
+                x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { yp in
+                        linear.forward(xp.baseAddress!, rows: rows, into: yp.baseAddress!, threads: 2)
+                        adapter.deltas[m.index].addDelta(xp.baseAddress!, rows: rows, into: yp.baseAddress!, threads: 2)
+                    }
+                }
+                unmerged.append(y)
+            }
+            let kept = try adapter.merge(into: model)
+            for m in base.plan.modules {
+                let linear = Adapter.targetLinear(model, layer: m.layer, kind: m.kind)
+                let x = Support.gaussian(rows * m.inFeatures, seed: 8, stream: UInt64(m.index))
+                var y = [Float](repeating: 0, count: rows * m.outFeatures)
+                x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { linear.forward(xp.baseAddress!, rows: rows, into: $0.baseAddress!, threads: 2) }
+                }
+                let scale = y.map(abs).max()!
+                for i in y.indices {
+                    XCTAssertEqual(y[i], unmerged[m.index][i], accuracy: 1e-5 * scale, "\(configuration.method) \(m)")
+                }
+            }
+            kept.unmerge(from: model)
+        }
+    }
+
+    /// Factors do not depend on how many modules run at once.
+    func testFactorsIndependentOfThreadCount() throws {
+        let c = TinyModel.config()
+        let w = TinyModel.weights(c)
+        let plan = try AdapterPlan(configuration: .init(method: .tinyLoRA, rank: 4), model: c)
+        let one = try FrozenBase.build(plan: plan, model: c, weights: w, threads: 1)
+        let two = try FrozenBase.build(plan: plan, model: c, weights: w, threads: 2)
+        XCTAssertEqual(one.fingerprint, two.fingerprint)
+        for (a, b) in zip(one.factors, two.factors) {
+            XCTAssertEqual(a.a.map(\.bitPattern), b.a.map(\.bitPattern))
+            XCTAssertEqual(a.b.map(\.bitPattern), b.b.map(\.bitPattern))
+        }
+    }
+}

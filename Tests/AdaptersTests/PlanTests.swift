@@ -1,3 +1,4 @@
+import Foundation
 import Adapters
 import ModelFiles
 import Transformer
@@ -91,5 +92,28 @@ final class PlanTests: XCTestCase {
                                    layerCount: 3, shapes: shapes())
         XCTAssertEqual(plan.groupCount, 7)
         XCTAssertEqual(plan.trainableParameterCount, 35)
+    }
+}
+
+final class PlanSummaryTests: XCTestCase {
+    func testJSONSummaryAndTyingFlags() throws {
+        let shapes: [ModuleKind: (out: Int, in: Int)] = [.q: (32, 32), .k: (16, 32), .v: (16, 32), .o: (32, 32),
+                                                         .gate: (48, 32), .up: (48, 32), .down: (32, 48)]
+        let plan = try AdapterPlan(configuration: .init(method: .tinyLoRA, u: 13, tying: try Tying(tie: "all", weightTying: nil, structured: nil)),
+                                   layerCount: 2, shapes: shapes)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(plan.jsonSummary.utf8)) as? [String: Any])
+        XCTAssertEqual(object["trainable_parameters"] as? Int, 13)
+        XCTAssertEqual(object["groups"] as? Int, 1)
+        XCTAssertEqual(object["modules"] as? Int, 14)
+        XCTAssertEqual(object["bytes_fp32"] as? Int, 52)
+        XCTAssertEqual(object["bytes_bf16"] as? Int, 26)
+        XCTAssertEqual(try Tying(tie: "3", weightTying: nil, structured: nil), .tiled(3))
+        XCTAssertEqual(try Tying(tie: nil, weightTying: 0.5, structured: nil), .ratio(0.5))
+        XCTAssertEqual(try Tying(tie: nil, weightTying: nil, structured: 2), .structured(2))
+        XCTAssertEqual(try Tying(tie: nil, weightTying: nil, structured: nil), Tying.none)
+        XCTAssertThrowsError(try Tying(tie: "some", weightTying: nil, structured: nil))
+        XCTAssertThrowsError(try Tying(tie: "0", weightTying: nil, structured: nil))
+        XCTAssertThrowsError(try Tying(tie: "all", weightTying: 0.5, structured: nil))
+        XCTAssertThrowsError(try Tying(tie: nil, weightTying: -0.1, structured: nil))
     }
 }
