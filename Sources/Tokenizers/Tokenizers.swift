@@ -1,1 +1,0 @@
-// Tokenizers: see ARCHITECTURE in README.
