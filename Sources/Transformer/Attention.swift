@@ -10,7 +10,7 @@ import Numerics
 ///
 /// A sequence with at least `gemmMinTokens` new tokens (a prefill) is done per head with two GEMMs,
 /// `S = Q_h·K_gᵀ/√d` `[n, L]` (then the causal softmax per row) and `O_h = S·V_g` `[n, d]`; rows of shorter
-/// sequences (decode steps) are done one (row, head) at a time with dot products.
+/// sequences (decode steps) are done one (row, kv head) at a time with dot products.
 enum Attention {
     static let gemmMinTokens = 8
 
@@ -49,30 +49,38 @@ enum Attention {
             }
         }
 
+        // Decode rows: one (row, kv head) at a time, so each cached key and value row is read once for all the
+        // query heads that share it.
         let shortRows = layout.sequences.filter { $0.count < gemmMinTokens }.flatMap { $0.firstRow ..< $0.firstRow + $0.count }
         guard !shortRows.isEmpty else { return }
-        let items = shortRows.count * heads
-        let workers = items < 64 ? 1 : min(max(threads, 1), items)
+        let items = shortRows.count * kvHeads
+        let workers = items < 16 ? 1 : min(max(threads, 1), items)
         let longest = shortRows.map { layout.positions[$0] + 1 }.max()!
         layout.positions.withUnsafeBufferPointer { positions in
             layout.slots.withUnsafeBufferPointer { slots in
                 Parallel.forEach(count: workers, threads: workers) { w in
-                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: longest)
+                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: groupSize * longest)
                     defer { scores.deallocate() }
                     for item in stride(from: w, to: items, by: workers) {
-                        let t = shortRows[item / heads], h = item % heads, g = h / groupSize
+                        let t = shortRows[item / kvHeads], g = item % kvHeads
                         let length = positions[t] + 1
-                        let qv = q + t * qDim + h * d
+                        let q0 = q + t * qDim + g * groupSize * d
                         let keys = cache.keys(layer: layer, slot: slots[t]) + g * d
                         let values = cache.values(layer: layer, slot: slots[t]) + g * d
                         for j in 0 ..< length {
-                            scores[j] = dot(qv, keys + j * kvDim, count: d) * scale
+                            let key = keys + j * kvDim
+                            for i in 0 ..< groupSize {
+                                scores[i * length + j] = dot(q0 + i * d, key, count: d) * scale
+                            }
                         }
-                        Kernels.softmax(scores, count: length)
-                        let o = out + t * qDim + h * d
-                        o.update(repeating: 0, count: d)
+                        let o0 = out + t * qDim + g * groupSize * d
+                        o0.update(repeating: 0, count: groupSize * d)
+                        for i in 0 ..< groupSize { Kernels.softmax(scores + i * length, count: length) }
                         for j in 0 ..< length {
-                            axpy(scores[j], values + j * kvDim, o, count: d)
+                            let value = values + j * kvDim
+                            for i in 0 ..< groupSize {
+                                axpy(scores[i * length + j], value, o0 + i * d, count: d)
+                            }
                         }
                     }
                 }

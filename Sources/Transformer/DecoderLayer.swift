@@ -58,8 +58,17 @@ public final class DecoderLayer {
     /// Runs the block on `x` `[T, hidden]` in place, appending this batch's keys and values to `cache`.
     func forward(_ x: UnsafeMutablePointer<Float>, layout: BatchLayout, cache: KVCache, layer: Int,
                  config c: TransformerConfig, rope: RoPE, ropeTables: RoPETables, scratch s: Scratch, threads: Int) {
+        attentionBlock(x, layout: layout, cache: cache, layer: layer, config: c, rope: rope, ropeTables: ropeTables,
+                       scratch: s, threads: threads)
+        mlpBlock(x, rows: layout.tokenCount, config: c, scratch: s, threads: threads)
+    }
+
+    /// `x ← x + Attention(RoPE(h·Wqᵀ + bq), cache ∪ RoPE(h·Wkᵀ + bk), cache ∪ (h·Wvᵀ + bv))·Woᵀ` with
+    /// `h = RMSNorm(x)·γ₁`; the new keys (after RoPE) and values are written to the cache at their positions.
+    func attentionBlock(_ x: UnsafeMutablePointer<Float>, layout: BatchLayout, cache: KVCache, layer: Int,
+                        config c: TransformerConfig, rope: RoPE, ropeTables: RoPETables, scratch s: Scratch,
+                        threads: Int) {
         let t = layout.tokenCount
-        // Attention.
         inputNorm.withUnsafeBufferPointer {
             Kernels.rmsNorm(x, weight: $0.baseAddress!, rows: t, n: c.hiddenSize, eps: c.rmsNormEpsilon, into: s.normed)
         }
@@ -80,7 +89,11 @@ public final class DecoderLayer {
                           kvHeads: c.kvHeadCount, headDim: c.headDim, into: s.attention, threads: threads)
         o.forward(s.attention, rows: t, into: s.projected, threads: threads)
         Kernels.add(s.projected, into: x, count: t * c.hiddenSize)
-        // MLP.
+    }
+
+    /// `x ← x + (SiLU(h·Wgateᵀ) ⊙ h·Wupᵀ)·Wdownᵀ` with `h = RMSNorm(x)·γ₂`.
+    func mlpBlock(_ x: UnsafeMutablePointer<Float>, rows t: Int, config c: TransformerConfig, scratch s: Scratch,
+                  threads: Int) {
         postAttentionNorm.withUnsafeBufferPointer {
             Kernels.rmsNorm(x, weight: $0.baseAddress!, rows: t, n: c.hiddenSize, eps: c.rmsNormEpsilon, into: s.normed)
         }
