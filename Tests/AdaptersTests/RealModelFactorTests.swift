@@ -44,6 +44,11 @@ final class RealModelFactorTests: XCTestCase {
             iterations[i] = (try? TruncatedSVD.compute(layer0[i], rows: m.outFeatures, columns: m.inFeatures, rank: 2))?.iterations ?? -1
         }
         let layer0Seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        // Accuracy on these real weights (the tall and wide MLP ones take the Gram path).
+        for (i, m) in plan.modules.prefix(7).enumerated() {
+            try Support.checkAgainstLAPACK(layer0[i], rows: m.outFeatures, columns: m.inFeatures, rank: 2,
+                                           label: "Qwen \(m)")
+        }
 
         let cpu0 = processCPUSeconds()
         let base = try FrozenBase.build(plan: plan, model: config, weights: weights, threads: 2)

@@ -75,4 +75,29 @@ enum Support {
         }
         return path
     }
+
+    /// Singular values to `valueTolerance` relative, both subspaces to `subspaceTolerance`.
+    static func checkAgainstLAPACK(_ w: [Float], rows m: Int, columns n: Int, rank r: Int, label: String,
+                                    valueTolerance: Double = 1e-4, subspaceTolerance: Double = 1e-4,
+                                    file: StaticString = #filePath, line: UInt = #line) throws {
+        let svd = try w.withUnsafeBufferPointer {
+            try TruncatedSVD.compute($0.baseAddress!, rows: m, columns: n, rank: r)
+        }
+        let ref = Support.lapackSVD(w, rows: m, columns: n)
+        let p = min(m, n)
+        for i in 0 ..< r {
+            let rel = abs(Double(svd.singularValues[i]) - Double(ref.s[i])) / Double(ref.s[0])
+            XCTAssertLessThan(rel, valueTolerance, "\(label): s[\(i)] \(svd.singularValues[i]) vs \(ref.s[i])",
+                              file: file, line: line)
+        }
+        let du = Support.projectorDistance(svd.u, xStride: r, ref.u, yStride: p, rows: m, rank: r)
+        let dv = Support.projectorDistance(Support.transpose(svd.vt, rows: r, cols: n), xStride: r,
+                                           Support.transpose(ref.vt, rows: p, cols: n), yStride: p, rows: n, rank: r)
+        XCTAssertLessThan(du, subspaceTolerance, "\(label): left subspace distance", file: file, line: line)
+        XCTAssertLessThan(dv, subspaceTolerance, "\(label): right subspace distance", file: file, line: line)
+        let gap = r < p ? ref.s[r - 1] / ref.s[r] : .infinity
+        print("\(label) r=\(r): iterations \(svd.iterations), estimate \(svd.estimatedError), |ΔUUᵀ| \(du), "
+            + "|ΔVVᵀ| \(dv), s_r/s_r+1 \(gap)")
+    }
+
 }

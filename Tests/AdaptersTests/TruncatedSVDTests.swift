@@ -21,35 +21,11 @@ final class TruncatedSVDTests: XCTestCase {
         return w
     }
 
-    /// Singular values to `valueTolerance` relative, both subspaces to `subspaceTolerance`.
-    private func checkAgainstLAPACK(_ w: [Float], rows m: Int, columns n: Int, rank r: Int, label: String,
-                                    valueTolerance: Double = 1e-4, subspaceTolerance: Double = 1e-4,
-                                    file: StaticString = #filePath, line: UInt = #line) throws {
-        let svd = try w.withUnsafeBufferPointer {
-            try TruncatedSVD.compute($0.baseAddress!, rows: m, columns: n, rank: r)
-        }
-        let ref = Support.lapackSVD(w, rows: m, columns: n)
-        let p = min(m, n)
-        for i in 0 ..< r {
-            let rel = abs(Double(svd.singularValues[i]) - Double(ref.s[i])) / Double(ref.s[0])
-            XCTAssertLessThan(rel, valueTolerance, "\(label): s[\(i)] \(svd.singularValues[i]) vs \(ref.s[i])",
-                              file: file, line: line)
-        }
-        let du = Support.projectorDistance(svd.u, xStride: r, ref.u, yStride: p, rows: m, rank: r)
-        let dv = Support.projectorDistance(Support.transpose(svd.vt, rows: r, cols: n), xStride: r,
-                                           Support.transpose(ref.vt, rows: p, cols: n), yStride: p, rows: n, rank: r)
-        XCTAssertLessThan(du, subspaceTolerance, "\(label): left subspace distance", file: file, line: line)
-        XCTAssertLessThan(dv, subspaceTolerance, "\(label): right subspace distance", file: file, line: line)
-        let gap = r < p ? ref.s[r - 1] / ref.s[r] : .infinity
-        print("\(label) r=\(r): iterations \(svd.iterations), estimate \(svd.estimatedError), |ΔUUᵀ| \(du), "
-            + "|ΔVVᵀ| \(dv), s_r/s_r+1 \(gap)")
-    }
-
     func testRandomPlantedSpectraMatchLAPACK() throws {
         for (m, n) in [(300, 200), (150, 400), (64, 64)] {
             let w = planted(rows: m, columns: n, seed: UInt64(m * 1000 + n))
             for r in [1, 2, 8] {
-                try checkAgainstLAPACK(w, rows: m, columns: n, rank: r, label: "planted \(m)x\(n)")
+                try Support.checkAgainstLAPACK(w, rows: m, columns: n, rank: r, label: "planted \(m)x\(n)")
             }
         }
     }
@@ -57,7 +33,7 @@ final class TruncatedSVDTests: XCTestCase {
     func testSmallMatrixUsesTheWholeSpace() throws {
         // k = min(m, n): one Rayleigh–Ritz step is exact.
         let w = Support.gaussian(12 * 7, seed: 3)
-        try checkAgainstLAPACK(w, rows: 12, columns: 7, rank: 5, label: "gaussian 12x7")
+        try Support.checkAgainstLAPACK(w, rows: 12, columns: 7, rank: 5, label: "gaussian 12x7")
     }
 
     func testDeterministicAndSignConvention() throws {
@@ -135,7 +111,7 @@ final class TruncatedSVDTests: XCTestCase {
                 let shape = name.shape(config)
                 let w = try XCTUnwrap(try weights.tensor(name, shape: shape))
                 for r in [2, 8] {
-                    try checkAgainstLAPACK(w, rows: shape[0], columns: shape[1], rank: r, label: name.huggingFace)
+                    try Support.checkAgainstLAPACK(w, rows: shape[0], columns: shape[1], rank: r, label: name.huggingFace)
                 }
             }
         }
