@@ -64,3 +64,30 @@ final class RealModelFactorTests: XCTestCase {
         XCTAssertTrue(base.factors.allSatisfy { $0.singularValues[0] >= $0.singularValues[1] && $0.singularValues[1] > 0 })
     }
 }
+
+/// A native adapter file on the real SmolLM2-135M (llama GGUF: Q/K rows un-permuted by the loader).
+final class RealModelAdapterFileTests: XCTestCase {
+    func testSmolLM2AdapterRoundTrip() throws {
+        let file = try GGUFFile(path: Support.modelPath("SmolLM2-135M-Instruct.Q4_1.gguf"))
+        let config = try TransformerConfig(gguf: file)
+        let weights = GGUFWeights(file: file, config: config)
+        let plan = try AdapterPlan(configuration: .init(method: .tinyLoRA, rank: 2, u: 13, tying: .all, seed: 7),
+                                   model: config)
+        XCTAssertEqual(plan.modules.count, config.layerCount * 7)
+        let base = try FrozenBase.build(plan: plan, model: config, weights: weights)
+        let adapter = try Adapter(base: base, parameters: Support.gaussian(13, seed: 3))
+        let path = NSTemporaryDirectory() + "smollm2-\(getpid()).tla"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try AdapterFile(adapter).write(to: path)
+        XCTAssertLessThan(try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int, 1024)
+        let loaded = try AdapterFile.load(path: path, model: config, weights: weights)
+        XCTAssertEqual(loaded.base.fingerprint, base.fingerprint)
+        XCTAssertEqual(loaded.base.factors, base.factors)
+        XCTAssertEqual(loaded.parameters, adapter.parameters)
+        // The Qwen model has other shapes: refused before any SVD, with the reason.
+        let qwen = try TransformerConfig(gguf: GGUFFile(path: Support.modelPath("Qwen2.5-Coder-0.5B-Instruct.gguf")))
+        XCTAssertThrowsError(try AdapterFile.load(path: path, model: qwen, weights: weights)) { error in
+            XCTAssertTrue("\(error)".contains("was built for a model with \(config.layerCount) layers"), "\(error)")
+        }
+    }
+}
