@@ -38,6 +38,7 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["ModelFiles"], swiftSettings: cpuFlags),
         .target(name: "Transformer", dependencies: ["Numerics", "ModelFiles"], swiftSettings: optimizedCpuFlags),
         .target(name: "Generation", dependencies: ["Transformer", "Tokenizers"], swiftSettings: cpuFlags),
+        .target(name: "Adapters", dependencies: ["Transformer", "Numerics", "ModelFiles", "CBLAS"], swiftSettings: cpuFlags),
         .executableTarget(
             name: "tinylora",
             dependencies: [
@@ -50,6 +51,7 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "ModelFiles", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Transformer", "ModelFiles", "Numerics", "CBLAS"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "Transformer", "Tokenizers", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         // Runs the built `tinylora` executable (found beside the test bundle) on the real models.
         .testTarget(name: "CLITests", dependencies: ["ModelFiles"], swiftSettings: cpuFlags),
