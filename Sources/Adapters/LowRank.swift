@@ -1,5 +1,6 @@
 import CBLAS
 import Numerics
+import Transformer
 
 /// The low-rank term of one adapted linear layer in HF layout, on raw pointers:
 /// `y[T, out] += ((x[T, in]·Aᵀ)·Rᵀ)·Bᵀ` with `A` `[r, in]`, `R` `[r, r]`, `B` `[out, r]`, all row-major — i.e.
@@ -68,8 +69,9 @@ public enum LowRank {
 
 /// The low-rank delta of one adapted linear layer: frozen or trained `A` `[r, in]`, `B` `[out, r]` and the current
 /// `R` `[r, r]` (TinyLoRA Σ vᵢPᵢ, LoRA-XS its R, LoRA (α/r)·I). This is what the engine calls after a target
-/// linear's base product: `addDelta(x, rows:, into: y, threads:)`.
-public final class LowRankDelta: @unchecked Sendable {
+/// linear's base product: `addDelta(x, rows:, into: y, threads:)`; its `backward` accumulates `∂L/∂R` (and, for
+/// LoRA, `∂L/∂A`, `∂L/∂B`).
+public final class LowRankDelta: LinearDelta, @unchecked Sendable {
     public let outFeatures: Int
     public let inFeatures: Int
     public let rank: Int
@@ -81,6 +83,14 @@ public final class LowRankDelta: @unchecked Sendable {
     public private(set) var bT: [Float]
     /// `[r, r]`.
     public var r: [Float]
+    /// Whether `backward` also accumulates `gradA` and `gradB` (LoRA, whose factors are trained).
+    public var trainsFactors = false
+    /// `∂L/∂R` `[r, r]`, accumulated by `backward` (zero it with `zeroGradients`).
+    public private(set) var gradR: [Float]
+    /// `∂L/∂A` `[r, in]` (only with `trainsFactors`; empty otherwise).
+    public private(set) var gradA: [Float] = []
+    /// `∂L/∂B` `[out, r]` (only with `trainsFactors`; empty otherwise).
+    public private(set) var gradB: [Float] = []
 
     public init(a: [Float], b: [Float], r: [Float], rank: Int, outFeatures: Int, inFeatures: Int) throws {
         guard a.count == rank * inFeatures, b.count == outFeatures * rank, r.count == rank * rank else {
@@ -94,6 +104,14 @@ public final class LowRankDelta: @unchecked Sendable {
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         bT = LowRankDelta.transpose(b, rows: outFeatures, cols: rank)
+        gradR = [Float](repeating: 0, count: rank * rank)
+    }
+
+    /// Sets every accumulated gradient to zero (and sizes `gradA`, `gradB` to follow `trainsFactors`).
+    public func zeroGradients() {
+        gradR = [Float](repeating: 0, count: rank * rank)
+        gradA = trainsFactors ? [Float](repeating: 0, count: rank * inFeatures) : []
+        gradB = trainsFactors ? [Float](repeating: 0, count: outFeatures * rank) : []
     }
 
     /// Replaces A and B (LoRA, whose factors are trained).
@@ -112,6 +130,45 @@ public final class LowRankDelta: @unchecked Sendable {
                     LowRank.addDelta(x, rows: rows, inFeatures: inFeatures, a: a.baseAddress!, r: r.baseAddress!,
                                      rank: rank, bT: bT.baseAddress!, outFeatures: outFeatures, into: y,
                                      threads: threads)
+                }
+            }
+        }
+    }
+
+    /// Backward of `y += ((x·Aᵀ)·Rᵀ)·Bᵀ` for `T` rows, with `h = x·Aᵀ` `[T, r]`, `g = h·Rᵀ` `[T, r]`,
+    /// `dg = dY·B` `[T, r]`, `dh = dg·R` `[T, r]`:
+    ///
+    ///     dR += dgᵀ·h        [r, r]    (g[t,i] = Σ_j h[t,j]·R[i,j]  ⇒  ∂L/∂R[i,j] = Σ_t dg[t,i]·h[t,j])
+    ///     dX += dh·A         [T, in]
+    ///     dB += dYᵀ·g        [out, r]  (trainsFactors)
+    ///     dA += dhᵀ·x        [r, in]   (trainsFactors)
+    public func backward(_ x: UnsafePointer<Float>, rows t: Int, outputGradient dY: UnsafePointer<Float>,
+                         addingInputGradientTo dX: UnsafeMutablePointer<Float>, threads: Int) {
+        guard t > 0 else { return }
+        if gradR.count != rank * rank || (trainsFactors && gradA.isEmpty) { zeroGradients() }
+        let k = rank, n = Int32(t), rr = Int32(rank), inF = Int32(inFeatures), outF = Int32(outFeatures)
+        var h = [Float](repeating: 0, count: t * k), dg = h, dh = h
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                r.withUnsafeBufferPointer { r in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rr, inF, 1, x, inF, a.baseAddress!, inF,
+                                0, &h, rr)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, rr, outF, 1, dY, outF, b.baseAddress!, rr,
+                                0, &dg, rr)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rr, rr, n, 1, dg, rr, h, rr, 1, &gradR, rr)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, rr, rr, 1, dg, rr, r.baseAddress!, rr,
+                                0, &dh, rr)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, inF, rr, 1, dh, rr, a.baseAddress!, inF,
+                                1, dX, inF)
+                    if trainsFactors {
+                        var g = [Float](repeating: 0, count: t * k)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rr, rr, 1, h, rr, r.baseAddress!, rr,
+                                    0, &g, rr)
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, outF, rr, n, 1, dY, outF, g, rr,
+                                    1, &gradB, rr)
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rr, inF, n, 1, dh, rr, x, inF,
+                                    1, &gradA, inF)
+                    }
                 }
             }
         }
