@@ -9,9 +9,9 @@ extension Adapter {
     /// - LoRA: per module `∂L/∂A` `[r, in]` then `∂L/∂B` `[out, r]` (with `R = (α/r)·I` inside the backward).
     ///
     /// `weights[i]` has `tokens[i].count − 1` values: `w_t` weights the prediction of token t+1. The frozen base
-    /// weights get no gradient (see `TransformerModel.backward`).
-    public func lossAndGradient(model: TransformerModel, tokens: [[Int]], weights: [[Float]])
-        throws -> (loss: Double, gradient: [Float]) {
+    /// weights get no gradient (see `TransformerModel.backward`, which also explains `vocabularyChunk`).
+    public func lossAndGradient(model: TransformerModel, tokens: [[Int]], weights: [[Float]],
+                                vocabularyChunk: Int = 32) throws -> (loss: Double, gradient: [Float]) {
         try checkShapes(model)
         let previous = plan.modules.map { Adapter.linear(model, $0).delta }
         let trainsFactors = plan.configuration.method == .lora
@@ -21,7 +21,7 @@ extension Adapter {
         }
         try attach(to: model)
         defer { for (m, d) in zip(plan.modules, previous) { Adapter.linear(model, m).delta = d } }
-        let loss = try model.backward(tokens: tokens, weights: weights)
+        let loss = try model.backward(tokens: tokens, weights: weights, vocabularyChunk: vocabularyChunk)
         return (loss, collectGradient())
     }
 

@@ -41,6 +41,7 @@ extension TransformerModel {
         let cache = makeCache(slots: 1, capacity: t)
         let layout = try BatchLayout(tokens: [tokens], slots: [0], cache: cache, vocabularySize: vocab,
                                      contextLength: config.contextLength)
+        guard weights.contains(where: { $0 != 0 }) else { return 0 }  // nothing to differentiate
         let layerCount = layers.count
         // inputs[l] = input of layer l; inputs[L] = final hidden state.
         let inputs = UnsafeMutablePointer<Float>.allocate(capacity: (layerCount + 1) * t * hidden)

@@ -173,6 +173,31 @@ final class GradientTests: XCTestCase {
         XCTAssertTrue(model.layers.allSatisfy { $0.q.delta == nil }, "hooks restored after the call")
     }
 
+    /// The head's row chunking changes nothing but memory; sequences whose weights are all zero contribute nothing.
+    func testVocabularyChunkAndZeroWeights() throws {
+        let (c, w) = try GradientTests.model(bias: false)
+        let model = try TransformerModel(config: c, weights: w, threads: 2)
+        let plan = try AdapterPlan(configuration: .init(method: .tinyLoRA, rank: 2, u: 4, tying: .tiled(5)), model: c)
+        let adapter = try Adapter(base: try FrozenBase.build(plan: plan, model: c, weights: w),
+                                  parameters: Support.gaussian(plan.trainableParameterCount, seed: 12, std: 0.05))
+        let t = GradientTests.tokens, wt = GradientTests.weights
+        let reference = try adapter.lossAndGradient(model: model, tokens: t, weights: wt, vocabularyChunk: 1000)
+        let scale = reference.gradient.map(abs).max()!
+        XCTAssertGreaterThan(scale, 1e-2)
+        for chunk in [1, 3] {
+            let other = try adapter.lossAndGradient(model: model, tokens: t, weights: wt, vocabularyChunk: chunk)
+            XCTAssertEqual(other.loss, reference.loss, accuracy: 1e-9 * abs(reference.loss))
+            for i in other.gradient.indices {
+                XCTAssertEqual(other.gradient[i], reference.gradient[i], accuracy: 1e-6 * scale, "chunk \(chunk)")
+            }
+        }
+        let zero = try adapter.lossAndGradient(model: model, tokens: [t[0], t[1]],
+                                               weights: [wt[0], [Float](repeating: 0, count: t[1].count - 1)])
+        let first = try adapter.lossAndGradient(model: model, tokens: [t[0]], weights: [wt[0]])
+        XCTAssertEqual(zero.loss, first.loss)
+        XCTAssertEqual(zero.gradient, first.gradient)
+    }
+
     func testBadInputIsRefused() throws {
         let (c, w) = try GradientTests.model(bias: true)
         let model = try TransformerModel(config: c, weights: w, threads: 1)
