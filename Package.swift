@@ -9,6 +9,10 @@ let cpuFlags: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
+// Numeric targets are optimized even in debug builds: unoptimized SIMD code is 30-100x slower, which would make
+// `swift test` (debug) on real models take many minutes.
+let optimizedCpuFlags: [SwiftSetting] = cpuFlags + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "TinyLoRA",
     platforms: [.macOS(.v14)],
@@ -29,11 +33,12 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        .target(name: "Numerics", dependencies: ["CBLAS"], swiftSettings: cpuFlags),
-        .target(name: "ModelFiles", dependencies: ["Numerics", "CZlib"], swiftSettings: cpuFlags),
+        .target(name: "Numerics", dependencies: ["CBLAS"], swiftSettings: optimizedCpuFlags),
+        .target(name: "ModelFiles", dependencies: ["Numerics", "CZlib"], swiftSettings: optimizedCpuFlags),
         .target(name: "Tokenizers", dependencies: ["ModelFiles"], swiftSettings: cpuFlags),
-        .target(name: "Transformer", dependencies: ["Numerics", "ModelFiles"], swiftSettings: cpuFlags),
+        .target(name: "Transformer", dependencies: ["Numerics", "ModelFiles"], swiftSettings: optimizedCpuFlags),
         .target(name: "Generation", dependencies: ["Transformer", "Tokenizers"], swiftSettings: cpuFlags),
+        .target(name: "Adapters", dependencies: ["Transformer", "Numerics", "ModelFiles", "CBLAS"], swiftSettings: cpuFlags),
         .executableTarget(
             name: "tinylora",
             dependencies: [
@@ -46,6 +51,7 @@ let package = Package(
         .testTarget(name: "ModelFilesTests", dependencies: ["ModelFiles"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "ModelFiles"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "ModelFiles", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+        .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Transformer", "ModelFiles", "Numerics", "CBLAS"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "Transformer", "Tokenizers", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         // Runs the built `tinylora` executable (found beside the test bundle) on the real models.
         .testTarget(name: "CLITests", dependencies: ["ModelFiles"], swiftSettings: cpuFlags),

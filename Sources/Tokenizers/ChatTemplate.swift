@@ -57,14 +57,17 @@ extension Tokenizer {
     /// The model's own chat template, parsed (an error if the model has none).
     public func parsedChatTemplate() throws -> ChatTemplate {
         guard let chatTemplate else { throw TokenizerError("this model has no chat template") }
-        return try ChatTemplate(chatTemplate)
+        return try withParsedTemplateCache { cached in
+            if let cached { return cached }
+            return try ChatTemplate(chatTemplate)
+        }
     }
 
     /// Renders `messages` with the model's template and its BOS/EOS token texts.
     public func applyChatTemplate(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
         try parsedChatTemplate().render(
             messages: messages, addGenerationPrompt: addGenerationPrompt,
-            bosToken: bosTokenId.flatMap(idToToken), eosToken: eosTokenId.flatMap(idToToken))
+            bosToken: bosToken, eosToken: eosToken)
     }
 
     /// The ids of the rendered chat, special tokens in it parsed and no BOS added (the template writes any

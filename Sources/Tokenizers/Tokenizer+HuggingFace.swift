@@ -168,7 +168,8 @@ extension Tokenizer {
             tokens: tokens, kinds: kinds, merges: pairs, preTokenizer: preTokenizer,
             ignoreMerges: model["ignore_merges"] as? Bool ?? false, normalization: normalization,
             addedTokens: added, bosTokenId: tokenId("bos_token"), eosTokenId: tokenId("eos_token"),
-            padTokenId: tokenId("pad_token"), addsBOS: cfg["add_bos_token"] as? Bool ?? false,
+            padTokenId: tokenId("pad_token"),
+            addsBOS: cfg["add_bos_token"] as? Bool ?? Self.postProcessorAddsBOS(root["post_processor"], bos: tokenId("bos_token")),
             extraEndOfTurnIds: extraEOT, chatTemplate: template)
     }
 
@@ -257,6 +258,21 @@ extension Tokenizer {
         default:
             throw TokenizerError("\(origin): pre-tokenizer type \(type) is not supported")
         }
+    }
+
+    /// Whether a TemplateProcessing post-processor (alone or in a Sequence) puts the BOS token first.
+    static func postProcessorAddsBOS(_ value: Any?, bos: Int?) -> Bool {
+        guard let bos, let p = value as? [String: Any] else { return false }
+        if p["type"] as? String == "Sequence" {
+            return (p["processors"] as? [Any] ?? []).contains { postProcessorAddsBOS($0, bos: bos) }
+        }
+        guard p["type"] as? String == "TemplateProcessing",
+            let first = (p["single"] as? [Any])?.first as? [String: Any],
+            let special = first["SpecialToken"] as? [String: Any], let name = special["id"] as? String,
+            let entry = (p["special_tokens"] as? [String: Any])?[name] as? [String: Any],
+            let ids = entry["ids"] as? [Any]
+        else { return false }
+        return ids.count == 1 && jsonId(ids[0]) == bos
     }
 
     static func mentionsByteLevel(_ value: Any?) -> Bool {

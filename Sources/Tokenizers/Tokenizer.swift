@@ -54,6 +54,9 @@ public final class Tokenizer: @unchecked Sendable {
     private let specials: SpecialTokenMatcher
     /// The bytes each id decodes to.
     private let pieceBytes: [[UInt8]]
+    /// The chat template, parsed on first use.
+    private var parsedTemplate: ChatTemplate?
+    private let templateLock = Lock()
 
     public var vocabularySize: Int { tokens.count }
 
@@ -122,6 +125,10 @@ public final class Tokenizer: @unchecked Sendable {
     // MARK: lookup
 
     public func tokenToId(_ token: String) -> Int? { idByToken[token].map(Int.init) }
+
+    /// The text of the BOS / EOS tokens (what chat templates get as `bos_token` / `eos_token`).
+    public var bosToken: String? { bosTokenId.flatMap(idToToken) }
+    public var eosToken: String? { eosTokenId.flatMap(idToToken) }
 
     public func idToToken(_ id: Int) -> String? { id >= 0 && id < tokens.count ? tokens[id] : nil }
 
@@ -208,6 +215,15 @@ public final class Tokenizer: @unchecked Sendable {
             out.append(contentsOf: b)
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Runs `body` with the cached parsed template under a lock and keeps what it returns.
+    func withParsedTemplateCache(_ body: (ChatTemplate?) throws -> ChatTemplate) rethrows -> ChatTemplate {
+        templateLock.lock()
+        defer { templateLock.unlock() }
+        let t = try body(parsedTemplate)
+        parsedTemplate = t
+        return t
     }
 
     /// A decoder that takes one id at a time and returns only complete characters.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Errors from building or using a tokenizer or a chat template. The message names the problem.
 public struct TokenizerError: Error, CustomStringConvertible, Equatable, Sendable {
     public let message: String
@@ -7,4 +9,8 @@ public struct TokenizerError: Error, CustomStringConvertible, Equatable, Sendabl
     }
 
     public var description: String { message }
+}
+
+extension TokenizerError: LocalizedError {
+    public var errorDescription: String? { message }
 }

@@ -38,6 +38,9 @@ public struct BatchLayout {
                 throw TransformerError("forward: token id \(bad) is outside the vocabulary (0 ..< \(vocabularySize))")
             }
             let start = cache.lengths[slot]
+            guard start >= 0, start <= cache.capacity else {
+                throw TransformerError("forward: slot \(slot) has an invalid length \(start) (capacity \(cache.capacity))")
+            }
             let end = start + seq.count
             guard end <= cache.capacity else {
                 throw TransformerError("forward: slot \(slot) would hold \(end) tokens, cache capacity is \(cache.capacity)")

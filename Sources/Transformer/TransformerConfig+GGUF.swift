@@ -21,6 +21,13 @@ extension TransformerConfig {
             }
             return v
         }
+        func optionalInt(_ key: String) throws -> Int? {
+            guard let value = file.metadata["\(archName).\(key)"] else { return nil }
+            guard let v = value.int else {
+                throw TransformerError("\(file.path): metadata \(archName).\(key) is not a single integer (per-layer values are not supported)")
+            }
+            return v
+        }
         if let scaling = file.string("\(archName).rope.scaling.type"), scaling != "none" {
             throw TransformerError("\(file.path): RoPE scaling '\(scaling)' is not supported")
         }
@@ -29,12 +36,12 @@ extension TransformerConfig {
         }
         let hidden = try int("embedding_length")
         let heads = try int("attention.head_count")
-        let kvHeads = file.int("\(archName).attention.head_count_kv") ?? heads
-        let headDim = file.int("\(archName).attention.key_length") ?? (heads > 0 ? hidden / heads : 0)
-        if let valueLength = file.int("\(archName).attention.value_length"), valueLength != headDim {
+        let kvHeads = try optionalInt("attention.head_count_kv") ?? heads
+        let headDim = try optionalInt("attention.key_length") ?? (heads > 0 ? hidden / heads : 0)
+        if let valueLength = try optionalInt("attention.value_length"), valueLength != headDim {
             throw TransformerError("\(file.path): key length \(headDim) differs from value length \(valueLength)")
         }
-        if let ropeDims = file.int("\(archName).rope.dimension_count"), ropeDims != headDim {
+        if let ropeDims = try optionalInt("rope.dimension_count"), ropeDims != headDim {
             throw TransformerError("\(file.path): partial RoPE (\(ropeDims) of \(headDim) dimensions) is not supported")
         }
         try self.init(
@@ -47,7 +54,7 @@ extension TransformerConfig {
             kvHeadCount: kvHeads,
             headDim: headDim,
             rmsNormEpsilon: Float(try double("attention.layer_norm_rms_epsilon")),
-            ropeTheta: file.double("\(archName).rope.freq_base") ?? 10000,
+            ropeTheta: file.metadata["\(archName).rope.freq_base"] == nil ? 10000 : try double("rope.freq_base"),
             contextLength: try int("context_length"),
             tiedEmbeddings: file.tensorInfo(TensorName.lmHead.gguf) == nil,
             attentionBias: file.tensorInfo(TensorName.layer(0, .qBias).gguf) != nil)

@@ -16,7 +16,8 @@ public final class TransformerModel: CausalLM {
     public let layers: [DecoderLayer]
     /// `[hiddenSize]`.
     public var finalNorm: [Float]
-    /// `[vocabularySize, hiddenSize]`; shares `embedding`'s storage when tied.
+    /// `[vocabularySize, hiddenSize]`. When tied it starts as a copy-on-write share of `embedding` (no extra memory
+    /// until one of them is modified; modifying one does not change the other).
     public let lmHead: Linear
     /// Worker threads for matrix products and attention.
     public var threads: Int

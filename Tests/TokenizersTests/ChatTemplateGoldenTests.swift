@@ -21,6 +21,9 @@ final class ChatTemplateGoldenTests: XCTestCase {
         let renders = try XCTUnwrap(entry["renders"] as? [[String: Any]])
         XCTAssertEqual(renders.count, chats.count * 2)
         let tok = try TestSupport.tokenizer(model)
+        // The bos_token / eos_token texts the template gets are transformers' own.
+        XCTAssertEqual(tok.bosToken, entry["bos_token"] as? String)
+        XCTAssertEqual(tok.eosToken, entry["eos_token"] as? String)
         for (i, r) in renders.enumerated() {
             let chat = chats[i / 2]
             let agp = try XCTUnwrap(r["add_generation_prompt"] as? Bool)

@@ -5,7 +5,7 @@ import XCTest
 /// The tokenizer.json path: each model's tokenizer as transformers saves it (Fixtures/tokenizer_json/<name>/,
 /// vocabulary and merges stripped and put back here from the GGUF file) gives transformers' ids on the corpus
 /// (Fixtures/tokenizer_json_golden.json). The `-nfc` variant adds an NFC normalizer; `-strip` sets added-token
-/// lstrip/rstrip options.
+/// lstrip/rstrip options; `-bos` a post-processor that adds the BOS token.
 final class HuggingFaceTokenizerTests: XCTestCase {
     override class func tearDown() {
         for dir in directories.values { try? FileManager.default.removeItem(atPath: dir) }
@@ -73,13 +73,18 @@ final class HuggingFaceTokenizerTests: XCTestCase {
             let tok = try Tokenizer(huggingFaceDirectory: try makeDirectory(name, mergesAsPairs: asPairs))
             var failures = 0
             for (text, want) in zip(corpus, expected) {
-                let got = tok.encode(text, parseSpecial: true)
+                let got = tok.encode(text, parseSpecial: true, addBOS: false)
                 if got != want {
                     failures += 1
                     if failures <= 10 { XCTFail("\(name): \(String(reflecting: text))\n got  \(got)\n want \(want)") }
                 }
             }
             XCTAssertEqual(failures, 0, "\(name) (merges as pairs: \(asPairs)): \(failures) strings differ")
+            // With the model's own BOS setting (from tokenizer_config.json or the post-processor).
+            let withSpecial = try XCTUnwrap(entry["ids_add_special_tokens"] as? [[Int]])
+            for (text, want) in zip(corpus, withSpecial) {
+                XCTAssertEqual(tok.encode(text, parseSpecial: true), want, "\(name) add_special_tokens: \(String(reflecting: text))")
+            }
         }
     }
 
@@ -87,6 +92,11 @@ final class HuggingFaceTokenizerTests: XCTestCase {
     func testQwenTokenizerJSON() throws { try check("qwen2.5-coder-0.5b") }
     func testQwenTokenizerJSONWithNFC() throws { try check("qwen2.5-coder-0.5b-nfc") }
     func testAddedTokenStripOptions() throws { try check("smollm2-135m-strip") }
+    func testPostProcessorBOS() throws {
+        try check("smollm2-135m-bos")
+        let tok = try Tokenizer(huggingFaceDirectory: try makeDirectory("smollm2-135m-bos", mergesAsPairs: true))
+        XCTAssertTrue(tok.addsBOS)
+    }
 
     func testSpecialIdsAndTemplateFromConfig() throws {
         let tok = try Tokenizer(huggingFaceDirectory: try makeDirectory("qwen2.5-coder-0.5b", mergesAsPairs: true))

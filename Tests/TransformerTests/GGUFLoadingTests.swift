@@ -74,6 +74,9 @@ final class GGUFLoadingTests: XCTestCase {
         expectError(try writeGGUF(c, w, skip: [.layer(0, .kBias)]), "blk.0.attn_k.bias")
         expectError(try writeGGUF(c, w, extra: ["qwen2.rope.scaling.type": .string("yarn")]), "RoPE scaling 'yarn'")
         expectError(try writeGGUF(c, w, extra: ["qwen2.attention.head_count_kv": .uint32(3)]), "cannot be grouped")
+        expectError(try writeGGUF(c, w, extra: ["qwen2.attention.head_count_kv": .array(elementType: 4, [.uint32(2), .uint32(2)])]),
+                    "not a single integer")
+        expectError(try writeGGUF(c, w, extra: ["qwen2.rope.dimension_count": .uint32(4)]), "partial RoPE")
         // A tensor with the wrong dims is named, with both shapes.
         expectError(try writeGGUF(c, w, wrongDims: (.layer(0, .upWeight), [c.hiddenSize, c.intermediateSize - 1])),
                     "blk.0.ffn_up.weight has dims")

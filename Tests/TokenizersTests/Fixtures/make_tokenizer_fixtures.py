@@ -12,7 +12,8 @@ Outputs
   save_pretrained, with model.vocab and model.merges removed to keep the fixture small (the test puts them
   back from the GGUF file, which this script checks holds exactly the same vocabulary and merges).
   `qwen2.5-coder-0.5b-nfc` adds an NFC normalizer, as the official Qwen2 tokenizer.json has;
-  `smollm2-135m-strip` sets rstrip on <|im_start|> and lstrip on <|im_end|>.
+  `smollm2-135m-strip` sets rstrip on <|im_start|> and lstrip on <|im_end|>; `smollm2-135m-bos` has a
+  post-processor that adds the BOS (ids_add_special_tokens: encode(add_special_tokens=True), first 40 strings).
   tokenizer_json_golden.json: transformers' ids for each of those on the corpus.
 - chat_golden.json: apply_chat_template(tokenize=False) with each model's own template, and the ids of the
   rendered text; plus extra templates exercising more of Jinja, rendered by transformers' Jinja environment.
@@ -321,6 +322,16 @@ def main():
                     if t["content"] == "<|im_end|>":
                         t["lstrip"] = True
                 variants[name + "-strip"] = strip
+                # A post-processor that puts <|im_start|> (the BOS) first, as Llama-style tokenizer.json files do.
+                bos = copy.deepcopy(tj)
+                bos["post_processor"] = {
+                    "type": "TemplateProcessing",
+                    "single": [{"SpecialToken": {"id": "<|im_start|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                    "pair": [{"SpecialToken": {"id": "<|im_start|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                             {"Sequence": {"id": "B", "type_id": 1}}],
+                    "special_tokens": {"<|im_start|>": {"id": "<|im_start|>", "ids": [1], "tokens": ["<|im_start|>"]}},
+                }
+                variants[name + "-bos"] = bos
             for vname, vjson in variants.items():
                 full_dir = os.path.join(tmp, vname)
                 os.makedirs(full_dir, exist_ok=True)
@@ -335,7 +346,9 @@ def main():
                 decoded = [ref.decode(x) for x in vids]
                 auto = AutoTokenizer.from_pretrained(full_dir)
                 auto_differs = [i for i, t in enumerate(texts) if auto.encode(t, add_special_tokens=False) != vids[i]]
+                with_special = [ref.encode(t, add_special_tokens=True) for t in texts[:40]]
                 tj_golden["models"][vname] = {"gguf": file_name, "ids": vids, "decoded": decoded,
+                                              "ids_add_special_tokens": with_special,
                                               "merges_as_pairs": merges_as_pairs,
                                               "autotokenizer_differs_at": auto_differs}
                 stripped = copy.deepcopy(vjson)

@@ -27,7 +27,23 @@ MODELS = [
     "SmolLM2-135M-Instruct.Q4_1.gguf",
     "Qwen2.5-Coder-0.5B-Instruct.gguf",
 ]
+# A longer document (a few hundred tokens) so RoPE and attention are checked far from position 0.
+LONG_PROMPT = (
+    "Rivers shape the land they cross. Over thousands of years a river carves its valley, carries sand and "
+    "gravel downstream, and builds wide plains where it floods. Early towns grew beside rivers because the "
+    "water gave them drink, food, and a road to trade along. Mills turned on their currents, and later dams "
+    "held them back to make power. Today engineers measure a river's flow in cubic metres per second, and "
+    "they watch rainfall upstream to warn the towns below of floods. A small stream in the mountains may "
+    "join others until, hundreds of kilometres later, it becomes a river wide enough for ships. The Danube, "
+    "for example, starts in the Black Forest of Germany and passes through ten countries, among them Austria, "
+    "Slovakia, Hungary, Croatia, Serbia, Romania, Bulgaria, Moldova and Ukraine, before it reaches the Black "
+    "Sea. Its delta is home to more than three hundred kinds of birds. The Nile, the Amazon and the Yangtze "
+    "are longer still. In 1858 the Great Stink forced London to build sewers along the Thames; by 1875 the "
+    "city had 82 miles of main sewers and 1,100 miles of street sewers. Cleaner rivers followed, and salmon "
+    "returned to the Thames more than a century later. Here is a short summary of the passage above:"
+)
 PLAIN_PROMPTS = [
+    LONG_PROMPT,
     "The capital of France is Paris. The capital of Germany is",
     "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
 ]
@@ -71,16 +87,16 @@ def main():
                     "top": [[int(i), float(v)] for i, v in zip(indices, values)],
                     "logsumexp": float(torch.logsumexp(row.double(), dim=0)),
                 })
-            # Greedy continuation, one token at a time on the full sequence (no cache subtleties).
-            seq = list(ids)
+            # Greedy continuation, one token at a time with transformers' KV cache.
             continuation = []
             with torch.no_grad():
+                step = model(torch.tensor([ids]), use_cache=True)
                 for _ in range(MAX_NEW):
-                    nxt = int(model(torch.tensor([seq])).logits[0, -1].argmax())
+                    nxt = int(step.logits[0, -1].argmax())
                     continuation.append(nxt)
-                    seq.append(nxt)
                     if nxt in stop_ids:
                         break
+                    step = model(torch.tensor([[nxt]]), past_key_values=step.past_key_values, use_cache=True)
             entries.append({"text": text, "ids": ids, "checks": checks, "greedy": continuation})
             print(file_name, len(ids), "tokens ->", repr(tok.decode(continuation)), file=sys.stderr)
         out["models"].append({"file": file_name, "stopIds": stop_ids, "prompts": entries})
