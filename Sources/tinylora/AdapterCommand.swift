@@ -141,7 +141,7 @@ struct AdapterInfo: ParsableCommand {
         let text: [(String, String)] = [
             ("path", file), ("file bytes", "\(size)"), ("method", c.method.description), ("r", "\(c.rank)"),
             ("u", c.method == .tinyLoRA ? "\(c.u)" : "-"), ("alpha", c.method == .lora ? "\(c.alpha)" : "-"),
-            ("tying", c.tying.description), ("seed", "\(c.seed)"),
+            ("tying", tyingText(c.tying)), ("seed", "\(c.seed)"),
             ("targets", c.targets.map(\.description).joined(separator: ",")),
             ("layers", "\(plan.layers.lowerBound)-\(plan.layers.upperBound - 1) of \(plan.layerCount)"),
             ("modules", "\(plan.modules.count)"), ("groups", "\(plan.groupCount)"),

@@ -57,6 +57,17 @@ struct AdapterSizingOptions: ParsableArguments {
     }
 }
 
+/// The tying for people: structured tying over all targeted layers shows as such (not as its huge layer count).
+func tyingText(_ tying: Tying) -> String {
+    switch tying {
+    case .structured(let n) where n >= Int(Int32.max): "structured (by kind, all targeted layers)"
+    case .structured(let n): "structured (by kind, \(n) layers per group)"
+    case .tiled(let n): "every \(n) modules"
+    case .ratio(let x): "weight tying ratio \(x)"
+    default: tying.description
+    }
+}
+
 /// Parses `a-b` (inclusive) or `a` into a half-open range.
 func parseLayerRange(_ text: String) throws -> Range<Int> {
     let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }

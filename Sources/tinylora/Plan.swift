@@ -53,7 +53,7 @@ struct Plan: ParsableCommand {
         if c.method == .tinyLoRA { rows.append(("u", "\(c.u)")) }
         if c.method == .lora { rows.append(("alpha", "\(c.alpha)")) }
         rows += [
-            ("tying", c.tying.description),
+            ("tying", tyingText(c.tying)),
             ("targets", c.targets.map(\.description).joined(separator: ",")),
             ("layers", "\(plan.layers.lowerBound)-\(plan.layers.upperBound - 1) of \(plan.layerCount)"),
             ("modules", "\(plan.modules.count)"),

@@ -50,6 +50,8 @@ final class AdapterCommandTests: XCTestCase {
         // Structured: the first group holds every layer's q.
         let structured = try XCTUnwrap(try plan(["--structured"])["group_modules"] as? [[String]])
         XCTAssertEqual(structured[0], (0 ..< 24).map { "layers.\($0).q" })
+        let perFour = try plan(["--structured", "--structured-layers", "4"])
+        XCTAssertEqual(int(perFour, "groups"), 7 * 6)
     }
 
     func testPlanTargetsLayersAndLoRA() throws {
@@ -137,7 +139,12 @@ final class AdapterCommandTests: XCTestCase {
         XCTAssertNotEqual(withRandom.stdout, base.stdout)
         XCTAssertEqual(try CLI.jsonObject(withRandom)["ids"] as? [Int], try CLI.jsonObject(base)["ids"] as? [Int])
 
-        // tokenize ignores adapters (it has no such option) and generate accepts one.
+        // tokenize ignores --adapter (even a missing file); generate applies it.
+        let t0 = try CLI.run(["tokenize", "--model", try CLI.modelPath("smollm2-135m"), "--text", "Hello", "--json"])
+        let t1 = try CLI.run(["tokenize", "--model", try CLI.modelPath("smollm2-135m"), "--text", "Hello", "--json",
+                              "--adapter", dir + "/no-such-file.tla"])
+        XCTAssertEqual(t0.status, 0, t0.stderr)
+        XCTAssertEqual(t1.stdout, t0.stdout)
         let g0 = try CLI.run(["generate", "--model", try CLI.modelPath("smollm2-135m"), "--text", "Hello",
                               "--max-tokens", "4", "--json"])
         let g1 = try CLI.run(["generate", "--model", try CLI.modelPath("smollm2-135m"), "--text", "Hello",
@@ -191,7 +198,7 @@ final class AdapterCommandTests: XCTestCase {
         let model = try CLI.modelPath("smollm2-135m")
         let out = dir + "/x.tla"
         assertCleanError(try CLI.run(["adapter", "init", "--model", model, "--dtype", "fp8", "--out", out]), contains: "fp8")
-        assertCleanError(try CLI.run(["adapter", "init", "--model", model, "--random-std", "-1", "--out", out]),
+        assertCleanError(try CLI.run(["adapter", "init", "--model", model, "--random-std=-1", "--out", out]),
                          contains: "--random-std")
         assertCleanError(try CLI.run(["adapter", "init", "--model", model, "--u", "0", "--out", out]), contains: "u = 0")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
