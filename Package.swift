@@ -42,7 +42,7 @@ let package = Package(
         .executableTarget(
             name: "tinylora",
             dependencies: [
-                "Numerics", "ModelFiles", "Tokenizers", "Transformer", "Generation",
+                "Numerics", "ModelFiles", "Tokenizers", "Transformer", "Generation", "Adapters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags

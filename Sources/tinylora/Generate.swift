@@ -18,6 +18,7 @@ struct Generate: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var prompt: PromptOptions
+    @OptionGroup var adapterOption: AdapterFileOption
 
     @Flag(help: "Treat --text / --text-file as one user message and apply the chat template.")
     var chat = false
@@ -77,10 +78,12 @@ struct Generate: ParsableCommand {
         if let system, case .messages(let messages) = input {
             input = .messages([InputMessage(role: "system", content: system)] + messages)
         }
+        let adapterFile = try adapterOption.read()
         let opened = try modelOptions.open()
         let tokenizer = try opened.tokenizer()
         let promptIds = try input.encode(with: tokenizer, addGenerationPrompt: true).ids
         let model = try opened.transformer()
+        try adapterOption.attach(adapterFile, to: model, opened: opened)
 
         let parameters = GenerationParameters(
             maxNewTokens: maxTokens,

@@ -14,6 +14,7 @@ struct Score: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var prompt: PromptOptions
+    @OptionGroup var adapterOption: AdapterFileOption
 
     @Option(help: "Comma-separated token ids, used as they are.")
     var ids: String?
@@ -45,6 +46,7 @@ struct Score: ParsableCommand {
         // Input first (bad input fails before a model is loaded), then the model.
         let idsGiven = try ids.map(parseIDs)
         let input = idsGiven == nil ? try prompt.read() : nil
+        let adapterFile = try adapterOption.read()
         let opened = try modelOptions.open()
         let tokens = try idsGiven ?? input!.encode(with: opened.tokenizer(), addGenerationPrompt: addGenerationPrompt).ids
         guard !tokens.isEmpty else { throw CLIError("the input has no tokens") }
@@ -53,6 +55,7 @@ struct Score: ParsableCommand {
             throw CLIError("--last \(last) exceeds the \(tokens.count) tokens of the input")
         }
         let model = try opened.transformer()
+        try adapterOption.attach(adapterFile, to: model, opened: opened)
         if let bad = tokens.first(where: { $0 >= model.vocabularySize }) {
             throw CLIError("token id \(bad) is outside the vocabulary (0..<\(model.vocabularySize))")
         }

@@ -22,6 +22,9 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @Option(help: "Accepted and ignored (adapters do not change tokenization), so scripts can pass score's flags.")
+    var adapter: String?
+
     func validate() throws {
         guard prompt.givenCount == 1 else { throw ValidationError("give exactly one of --text, --text-file, --messages") }
         if addGenerationPrompt && prompt.messages == nil {
