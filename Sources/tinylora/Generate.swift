@@ -116,6 +116,7 @@ struct Generate: ParsableCommand {
                               promptIds.count, s.prefillSeconds, Double(s.promptTokens) / max(s.prefillSeconds, 1e-9),
                               s.generatedTokens, s.decodeSeconds,
                               Double(s.generatedTokens - samples) / max(s.decodeSeconds, 1e-9))
+            fflush(stdout)  // the completion (stdout) comes before the statistics (stderr) when both go to one pipe
             FileHandle.standardError.write(Data(line.utf8))
         }
     }
