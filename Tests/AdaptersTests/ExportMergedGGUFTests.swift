@@ -1,0 +1,77 @@
+import Adapters
+import Foundation
+import ModelFiles
+import Numerics
+import Transformer
+import XCTest
+
+/// `MergedExport.writeGGUF`: the merged GGUF, loaded by our engine, gives the logits of the attached adapter.
+///
+/// Set `TINYLORA_WRITE_MERGED_GGUF=PATH` to keep the F32 merged SmolLM2 GGUF at PATH (for
+/// `Fixtures/check_merged_gguf_llamacpp.py`).
+final class ExportMergedGGUFTests: XCTestCase {
+    override class func setUp() { BLAS.useSingleThread() }
+
+    static let tokens = [1, 504, 3458, 282, 4649, 314, 253, 1345, 28, 1701, 2063, 30, 1116, 504, 2960]
+
+    static func logits(_ model: TransformerModel) throws -> [Float] {
+        let cache = model.makeCache(slots: 1, capacity: tokens.count)
+        return try model.forward(tokens: [tokens], slots: [0], cache: cache, allPositions: true).values
+    }
+
+    /// The SmolLM2 adapter used here and by the llama.cpp check script (TinyLoRA r=2 u=4, PEFT tying 0.75).
+    static func smolLM2() throws -> (GGUFFile, TransformerConfig, TransformerModel, Adapter) {
+        let file = try GGUFFile(path: Support.modelPath("SmolLM2-135M-Instruct.Q4_1.gguf"))
+        let config = try TransformerConfig(gguf: file)
+        let weights = GGUFWeights(file: file, config: config)
+        let model = try TransformerModel(config: config, weights: weights, threads: 2)
+        let plan = try AdapterPlan(configuration: ExportPEFTTinyLoRATests.configuration, model: config)
+        let base = try FrozenBase.build(plan: plan, model: config, weights: weights)
+        let adapter = try Adapter(base: base, parameters: Support.gaussian(plan.trainableParameterCount, seed: 31, std: 0.1))
+        return (file, config, model, adapter)
+    }
+
+    func testSmolLM2MergedGGUFMatchesAttachedAdapter() throws {
+        let (file, config, model, adapter) = try ExportMergedGGUFTests.smolLM2()
+        let baseLogits = try ExportMergedGGUFTests.logits(model)
+        try adapter.attach(to: model)
+        let attached = try ExportMergedGGUFTests.logits(model)
+        adapter.detach(from: model)
+        let scale = attached.map(abs).max()!
+        let effect = zip(attached, baseLogits).map { abs($0 - $1) }.max()!
+        XCTAssertGreaterThan(effect, 0.1, "the adapter must visibly change the logits")
+
+        // Tolerances relative to max |logit| (over every vocabulary entry at every position): F32 1e-4 (measured
+        // 5.3e-5 / 27.4 = 2e-6); Q8_0 re-quantizes every merged weight to 8-bit blocks, measured 1.6 / 27.4 = 5.8e-2
+        // for this strong adapter (effect 20), so 0.1.
+        for (type, tolerance) in [(GGMLType.f32, Float(1e-4)), (.q8_0, 0.1)] {
+            let keep = type == .f32 ? ProcessInfo.processInfo.environment["TINYLORA_WRITE_MERGED_GGUF"] : nil
+            let path = keep ?? NSTemporaryDirectory() + "merged-\(UUID().uuidString).gguf"
+            defer { if keep == nil { try? FileManager.default.removeItem(atPath: path) } }
+            try MergedExport.writeGGUF(adapter: adapter, source: file, config: config, to: path, type: type)
+            let merged = try GGUFFile(path: path)
+            XCTAssertEqual(merged.metadataKeys, file.metadataKeys)
+            XCTAssertEqual(merged.string("general.architecture"), "llama")
+            XCTAssertEqual(merged.tensors.map(\.name), file.tensors.map(\.name))
+            for info in file.tensors where !info.name.hasPrefix("blk.") || info.name.hasSuffix("norm.weight") {
+                let copy = try XCTUnwrap(merged.tensorInfo(info.name))
+                XCTAssertEqual(copy.type, info.type)
+                XCTAssertTrue([UInt8](merged.rawData(copy)) == [UInt8](file.rawData(info)), "\(info.name) must be unchanged")
+            }
+            XCTAssertEqual(merged.tensorInfo("blk.0.attn_q.weight")?.type, type)
+            let mergedConfig = try TransformerConfig(gguf: merged)
+            let mergedModel = try TransformerModel(config: mergedConfig, weights: GGUFWeights(file: merged, config: mergedConfig),
+                                                   threads: 2)
+            let logits = try ExportMergedGGUFTests.logits(mergedModel)
+            let worst = zip(logits, attached).map { abs($0 - $1) }.max()!
+            print("merged \(type.name) GGUF vs attached adapter: max |Δlogit| \(worst) (max |logit| \(scale), "
+                + "adapter effect \(effect))")
+            XCTAssertLessThan(worst, tolerance * scale, "\(type.name)")
+        }
+        XCTAssertThrowsError(try MergedExport.writeGGUF(adapter: adapter, source: file, config: config, to: file.path))
+        XCTAssertThrowsError(try MergedExport.writeGGUF(adapter: adapter, source: file, config: config,
+                                                        to: NSTemporaryDirectory() + "x.gguf", type: .q4_1)) {
+            XCTAssertTrue("\($0)".contains("F32, F16, BF16 or Q8_0"), "\($0)")
+        }
+    }
+}
