@@ -74,4 +74,33 @@ final class ExportMergedGGUFTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("F32, F16, BF16 or Q8_0"), "\($0)")
         }
     }
+
+    struct LlamaCppFixture: Decodable {
+        let generator: String
+        let prompt: [Int]
+        let generated: [Int]
+    }
+
+    /// Our greedy continuation with the adapter attached equals llama.cpp's on the merged F32 GGUF (fixture
+    /// `merged_gguf_llamacpp.json`, written by `Fixtures/check_merged_gguf_llamacpp.py`).
+    func testLlamaCppGreedyOnMergedGGUFEqualsOurs() throws {
+        let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+            .appendingPathComponent("merged_gguf_llamacpp.json")
+        let fixture = try JSONDecoder().decode(LlamaCppFixture.self, from: Data(contentsOf: url))
+        let (_, _, model, adapter) = try ExportMergedGGUFTests.smolLM2()
+        try adapter.attach(to: model)
+        defer { adapter.detach(from: model) }
+        let cache = model.makeCache(slots: 1, capacity: fixture.prompt.count + fixture.generated.count)
+        var next = fixture.prompt
+        var generated: [Int] = []
+        for _ in 0 ..< fixture.generated.count {
+            let logits = try model.forward(tokens: [next], slots: [0], cache: cache, allPositions: false)
+            let row = logits[logits.rows - 1]
+            let token = row.indices.max { row[$0] < row[$1] }! - row.startIndex
+            generated.append(token)
+            next = [token]
+        }
+        print("ours \(generated), \(fixture.generator) \(fixture.generated)")
+        XCTAssertEqual(generated, fixture.generated)
+    }
 }
