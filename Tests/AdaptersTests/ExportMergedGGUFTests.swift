@@ -81,26 +81,54 @@ final class ExportMergedGGUFTests: XCTestCase {
         let generated: [Int]
     }
 
-    /// Our greedy continuation with the adapter attached equals llama.cpp's on the merged F32 GGUF (fixture
-    /// `merged_gguf_llamacpp.json`, written by `Fixtures/check_merged_gguf_llamacpp.py`).
-    func testLlamaCppGreedyOnMergedGGUFEqualsOurs() throws {
-        let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
-            .appendingPathComponent("merged_gguf_llamacpp.json")
-        let fixture = try JSONDecoder().decode(LlamaCppFixture.self, from: Data(contentsOf: url))
-        let (_, _, model, adapter) = try ExportMergedGGUFTests.smolLM2()
-        try adapter.attach(to: model)
-        defer { adapter.detach(from: model) }
-        let cache = model.makeCache(slots: 1, capacity: fixture.prompt.count + fixture.generated.count)
-        var next = fixture.prompt
+    /// Greedy continuation of `prompt` by `model` (argmax of the last logits), `count` tokens.
+    static func greedy(_ model: TransformerModel, prompt: [Int], count: Int) throws -> [Int] {
+        let cache = model.makeCache(slots: 1, capacity: prompt.count + count)
+        var next = prompt
         var generated: [Int] = []
-        for _ in 0 ..< fixture.generated.count {
+        for _ in 0 ..< count {
             let logits = try model.forward(tokens: [next], slots: [0], cache: cache, allPositions: false)
             let row = logits[logits.rows - 1]
             let token = row.indices.max { row[$0] < row[$1] }! - row.startIndex
             generated.append(token)
             next = [token]
         }
-        print("ours \(generated), \(fixture.generator) \(fixture.generated)")
+        return generated
+    }
+
+    static func llamaCppFixture(_ name: String) throws -> LlamaCppFixture {
+        let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent(name)
+        return try JSONDecoder().decode(LlamaCppFixture.self, from: Data(contentsOf: url))
+    }
+
+    /// Our greedy continuation with the adapter attached equals llama.cpp's on the merged F32 GGUF (fixture
+    /// `merged_gguf_llamacpp.json`, written by `Fixtures/check_merged_gguf_llamacpp.py`).
+    func testLlamaCppGreedyOnMergedGGUFEqualsOurs() throws {
+        let fixture = try ExportMergedGGUFTests.llamaCppFixture("merged_gguf_llamacpp.json")
+        let (_, _, model, adapter) = try ExportMergedGGUFTests.smolLM2()
+        let baseline = try ExportMergedGGUFTests.greedy(model, prompt: fixture.prompt, count: fixture.generated.count)
+        try adapter.attach(to: model)
+        defer { adapter.detach(from: model) }
+        let generated = try ExportMergedGGUFTests.greedy(model, prompt: fixture.prompt, count: fixture.generated.count)
+        print("ours \(generated), \(fixture.generator) \(fixture.generated), base model \(baseline)")
+        XCTAssertEqual(generated, fixture.generated)
+        XCTAssertNotEqual(baseline, fixture.generated, "the adapter must change the greedy output")
+    }
+
+    /// Our greedy continuation with the adapter attached equals llama.cpp's on the base GGUF with the adapter exported
+    /// by `LoRAExport.writeGGUF` (fixture `lora_gguf_llamacpp.json`, same script with the LoRA path as 2nd argument;
+    /// set `TINYLORA_WRITE_LORA_GGUF=PATH` to keep the adapter file).
+    func testLlamaCppGreedyWithGGUFLoRAEqualsOurs() throws {
+        let (_, config, model, adapter) = try ExportMergedGGUFTests.smolLM2()
+        let keep = ProcessInfo.processInfo.environment["TINYLORA_WRITE_LORA_GGUF"]
+        let path = keep ?? NSTemporaryDirectory() + "lora-\(UUID().uuidString).gguf"
+        defer { if keep == nil { try? FileManager.default.removeItem(atPath: path) } }
+        try LoRAExport.writeGGUF(adapter: adapter, config: config, to: path)
+        let fixture = try ExportMergedGGUFTests.llamaCppFixture("lora_gguf_llamacpp.json")
+        try adapter.attach(to: model)
+        defer { adapter.detach(from: model) }
+        let generated = try ExportMergedGGUFTests.greedy(model, prompt: fixture.prompt, count: fixture.generated.count)
+        print("ours \(generated), \(fixture.generator) with GGUF LoRA \(fixture.generated)")
         XCTAssertEqual(generated, fixture.generated)
     }
 }
