@@ -131,4 +131,29 @@ final class ExportMergedGGUFTests: XCTestCase {
         print("ours \(generated), \(fixture.generator) with GGUF LoRA \(fixture.generated)")
         XCTAssertEqual(generated, fixture.generated)
     }
+
+    /// `MergedExport.writeHuggingFace`: the merged HF directory (F32) loads back with our engine to the attached
+    /// adapter's logits (1e-4 relative), its config.json parses to the same configuration; BF16 within 5e-2.
+    func testSmolLM2MergedHuggingFaceDirectoryLoadsBack() throws {
+        let (_, config, model, adapter) = try ExportMergedGGUFTests.smolLM2()
+        let weights = GGUFWeights(file: try GGUFFile(path: Support.modelPath("SmolLM2-135M-Instruct.Q4_1.gguf")), config: config)
+        try adapter.attach(to: model)
+        let attached = try ExportMergedGGUFTests.logits(model)
+        adapter.detach(from: model)
+        let scale = attached.map(abs).max()!
+        for (dtype, tolerance) in [(SafetensorsDType.f32, Float(1e-4)), (.bf16, 5e-2)] {
+            let dir = NSTemporaryDirectory() + "merged-hf-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try MergedExport.writeHuggingFace(adapter: adapter, config: config, weights: weights, to: dir, dtype: dtype)
+            let loadedConfig = try TransformerConfig(huggingFaceConfig: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json")))
+            XCTAssertEqual(loadedConfig, config)
+            let checkpoint = try SafetensorsCollection(directory: dir)
+            let loaded = try TransformerModel(config: loadedConfig, weights: SafetensorsWeights(checkpoint: checkpoint, source: dir),
+                                              threads: 2)
+            let logits = try ExportMergedGGUFTests.logits(loaded)
+            let worst = zip(logits, attached).map { abs($0 - $1) }.max()!
+            print("merged HF \(dtype.rawValue) vs attached adapter: max |Δlogit| \(worst) (max |logit| \(scale))")
+            XCTAssertLessThan(worst, tolerance * scale, dtype.rawValue)
+        }
+    }
 }
