@@ -142,8 +142,10 @@ final class ExportMergedGGUFTests: XCTestCase {
         adapter.detach(from: model)
         let scale = attached.map(abs).max()!
         for (dtype, tolerance) in [(SafetensorsDType.f32, Float(1e-4)), (.bf16, 5e-2)] {
-            let dir = NSTemporaryDirectory() + "merged-hf-\(UUID().uuidString)"
-            defer { try? FileManager.default.removeItem(atPath: dir) }
+            // TINYLORA_WRITE_MERGED_HF=DIR keeps the F32 directory (for Fixtures/check_merged_hf_transformers.py).
+            let keep = dtype == .f32 ? ProcessInfo.processInfo.environment["TINYLORA_WRITE_MERGED_HF"] : nil
+            let dir = keep ?? NSTemporaryDirectory() + "merged-hf-\(UUID().uuidString)"
+            defer { if keep == nil { try? FileManager.default.removeItem(atPath: dir) } }
             try MergedExport.writeHuggingFace(adapter: adapter, config: config, weights: weights, to: dir, dtype: dtype)
             let loadedConfig = try TransformerConfig(huggingFaceConfig: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json")))
             XCTAssertEqual(loadedConfig, config)
