@@ -97,6 +97,10 @@ final class ExportPEFTTinyLoRATests: XCTestCase {
             ?? ExportPEFTTinyLoRATests.temporaryDirectory()
         try PEFTExport.write(adapter: adapter, to: dir, baseModel: "SmolLM2-135M-Instruct.Q4_1.gguf")
         print("wrote the PEFT TinyLoRA adapter to \(dir)")
+        // TINYLORA_WRITE_PEFT_LORA=DIR: the same adapter as a plain PEFT LoRA (Fixtures/check_peft_lora.py).
+        if let loraDir = ProcessInfo.processInfo.environment["TINYLORA_WRITE_PEFT_LORA"] {
+            try LoRAExport.writePEFT(adapter: adapter, to: loraDir, baseModel: "SmolLM2-135M-Instruct.Q4_1.gguf")
+        }
 
         let url = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
             .appendingPathComponent("peft_export_logits.json")
