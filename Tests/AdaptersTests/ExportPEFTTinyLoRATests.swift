@@ -135,4 +135,41 @@ final class ExportPEFTTinyLoRATests: XCTestCase {
             try? FileManager.default.removeItem(atPath: dir)
         }
     }
+
+    /// Import of an adapter PEFT made itself (its own SVD factors and torch projections; q_proj and v_proj of layers
+    /// 0–1, weight_tying 0.5): our engine gives PEFT's logits (fixture `peft_import_logits.json` and directory
+    /// `peft_tinylora_smollm2/`, both written by `Fixtures/make_peft_import.py`).
+    func testImportPEFTMadeAdapter() throws {
+        let file = try GGUFFile(path: Support.modelPath("SmolLM2-135M-Instruct.Q4_1.gguf"))
+        let config = try TransformerConfig(gguf: file)
+        let weights = GGUFWeights(file: file, config: config)
+        let model = try TransformerModel(config: config, weights: weights, threads: 2)
+        let fixtures = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+        let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: fixtures.appendingPathComponent("peft_import_logits.json")))
+        let adapter = try PEFTImport.read(directory: fixtures.appendingPathComponent("peft_tinylora_smollm2").path,
+                                          model: config, weights: weights)
+        XCTAssertEqual(adapter.plan.modules.map(\.description), ["layers.0.q", "layers.0.v", "layers.1.q", "layers.1.v"])
+        XCTAssertEqual(adapter.plan.groupOfModule, [0, 0, 1, 1])
+        XCTAssertEqual(adapter.plan.groupCount, fixture.groups)
+        XCTAssertEqual(adapter.parameters, fixture.v)
+        let baseLogits = try ExportPEFTTinyLoRATests.logits(model, fixture.tokens)
+        try adapter.attach(to: model)
+        let adapted = try ExportPEFTTinyLoRATests.logits(model, fixture.tokens)
+        adapter.detach(from: model)
+        var worst = (adapted: Float(0), effect: Float(0), effectSize: Float(0))
+        for (k, position) in fixture.positions.enumerated() {
+            for (j, id) in fixture.ids[k].enumerated() {
+                let ours = adapted[position][adapted[position].startIndex + id]
+                let ourBase = baseLogits[position][baseLogits[position].startIndex + id]
+                worst.adapted = max(worst.adapted, abs(ours - fixture.adapted[k][j]))
+                worst.effect = max(worst.effect, abs((ours - ourBase) - (fixture.adapted[k][j] - fixture.base[k][j])))
+                worst.effectSize = max(worst.effectSize, abs(fixture.adapted[k][j] - fixture.base[k][j]))
+            }
+        }
+        print("imported PEFT-made adapter vs PEFT (\(fixture.generator)): max |adapted − PEFT| \(worst.adapted), "
+            + "max |effect − PEFT effect| \(worst.effect), largest PEFT effect \(worst.effectSize)")
+        XCTAssertLessThan(worst.adapted, 0.05)
+        XCTAssertLessThan(worst.effect, 0.01)
+        XCTAssertGreaterThan(worst.effectSize, 0.05, "the adapter must visibly change the logits")
+    }
 }
