@@ -16,14 +16,24 @@ public final class Adapter: @unchecked Sendable {
 
     public var plan: AdapterPlan { base.plan }
 
-    /// An adapter with the given trained values, or the method's initial values when nil.
-    public init(base: FrozenBase, parameters: [Float]? = nil) throws {
+    /// An adapter with the given trained values, or the method's initial values when nil. TinyLoRA's P come from
+    /// `Projections.make` unless `projections` gives them (one `[u, r, r]` per module, e.g. read from PEFT).
+    public init(base: FrozenBase, parameters: [Float]? = nil, projections given: [[Float]]? = nil) throws {
         self.base = base
         let plan = base.plan
         let c = plan.configuration
-        projections = c.method == .tinyLoRA
-            ? plan.modules.map { Projections.make(seed: c.seed, moduleIndex: $0.index, u: c.u, rank: c.rank) }
-            : []
+        if let given {
+            guard c.method == .tinyLoRA, given.count == plan.modules.count,
+                  given.allSatisfy({ $0.count == c.u * c.rank * c.rank }) else {
+                throw AdapterError("projections must be one [u, r, r] = [\(c.u), \(c.rank), \(c.rank)] tensor per "
+                    + "target module of a TinyLoRA adapter")
+            }
+            projections = given
+        } else {
+            projections = c.method == .tinyLoRA
+                ? plan.modules.map { Projections.make(seed: c.seed, moduleIndex: $0.index, u: c.u, rank: c.rank) }
+                : []
+        }
         let values = parameters ?? Adapter.initialParameters(plan)
         try Adapter.check(values, plan: plan)
         self.parameters = values

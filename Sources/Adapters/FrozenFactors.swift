@@ -27,6 +27,21 @@ public struct ModuleFactors: Sendable, Equatable {
         inFeatures = svd.columns
         singularValues = svd.singularValues
     }
+
+    /// Factors given directly (e.g. read from a PEFT adapter): `a` `[r, in]`, `b` `[out, r]`; `singularValues` may
+    /// be empty when unknown.
+    public init(rank: Int, outFeatures: Int, inFeatures: Int, a: [Float], b: [Float], singularValues: [Float] = []) throws {
+        guard rank >= 1, a.count == rank * inFeatures, b.count == outFeatures * rank else {
+            throw AdapterError("factors have \(a.count) + \(b.count) values, expected A [\(rank), \(inFeatures)] "
+                + "and B [\(outFeatures), \(rank)]")
+        }
+        self.rank = rank
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        self.a = a
+        self.b = b
+        self.singularValues = singularValues
+    }
 }
 
 /// TinyLoRA's fixed random projections.
