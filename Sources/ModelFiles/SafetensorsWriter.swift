@@ -64,7 +64,7 @@ public struct SafetensorsWriter {
             json += "\"__metadata__\":{"
             for (i, key) in metadata.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
                 if i > 0 { json += "," }
-                json += Self.jsonString(key) + ":" + Self.jsonString(metadata[key]!)
+                json += JSONText.quoted(key) + ":" + JSONText.quoted(metadata[key]!)
             }
             json += "}"
             first = false
@@ -74,7 +74,7 @@ public struct SafetensorsWriter {
             if !first { json += "," }
             first = false
             let end = offset + t.bytes.count
-            json += Self.jsonString(t.name) + ":{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":["
+            json += JSONText.quoted(t.name) + ":{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":["
                 + t.shape.map(String.init).joined(separator: ",") + "],\"data_offsets\":[\(offset),\(end)]}"
             offset = end
         }
@@ -104,28 +104,4 @@ public struct SafetensorsWriter {
         try out.commit()
     }
 
-    /// A JSON string literal escaped as serde_json does: `"` and `\` escaped, \b \f \n \r \t short forms,
-    /// other control characters as \u00xx (lowercase hex), everything else (including non-ASCII) verbatim.
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
 }

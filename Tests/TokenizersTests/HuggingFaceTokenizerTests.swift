@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 import Tokenizers
 import XCTest
 
@@ -25,10 +26,10 @@ final class HuggingFaceTokenizerTests: XCTestCase {
         var text = try String(contentsOf: src.appendingPathComponent("tokenizer.json"), encoding: .utf8)
         let tokens = try XCTUnwrap(gguf.strings("tokenizer.ggml.tokens"))
         let merges = try XCTUnwrap(gguf.strings("tokenizer.ggml.merges"))
-        let vocabJSON = "{" + tokens.enumerated().map { "\(Self.jsonString($1)): \($0)" }.joined(separator: ",") + "}"
+        let vocabJSON = "{" + tokens.enumerated().map { "\(JSONText.quoted($1)): \($0)" }.joined(separator: ",") + "}"
         let mergesJSON = "[" + merges.map { m -> String in
-            guard mergesAsPairs else { return Self.jsonString(m) }
-            let parts = m.split(separator: " ", maxSplits: 1).map { Self.jsonString(String($0)) }
+            guard mergesAsPairs else { return JSONText.quoted(m) }
+            let parts = m.split(separator: " ", maxSplits: 1).map { JSONText.quoted(String($0)) }
             return "[" + parts.joined(separator: ",") + "]"
         }.joined(separator: ",") + "]"
         for (empty, full) in [("\"vocab\": {}", "\"vocab\": " + vocabJSON), ("\"merges\": []", "\"merges\": " + mergesJSON)] {
@@ -46,19 +47,6 @@ final class HuggingFaceTokenizerTests: XCTestCase {
         }
         Self.directories[cacheKey] = dir.path
         return dir.path
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
     }
 
     func check(_ name: String) throws {

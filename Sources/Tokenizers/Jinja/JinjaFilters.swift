@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 
 extension JinjaBuiltins {
     private static func kwarg(_ kwargs: [(String, JinjaValue)], _ name: String) -> JinjaValue? {
@@ -310,7 +311,7 @@ extension JinjaBuiltins {
             if d.isNaN { return "NaN" }
             if d.isInfinite { return d > 0 ? "Infinity" : "-Infinity" }
             return JinjaValue.formatDouble(d)
-        case .string(let s): return jsonString(s)
+        case .string(let s): return JSONText.quoted(s)
         case .array(let a):
             return wrap("[", try a.map { try toJSON($0, indent: indent, sortKeys: sortKeys, level: level + 1, line: line) }, "]")
         case .dict(let d):
@@ -324,7 +325,7 @@ extension JinjaBuiltins {
                 case .bool(let b): key = b ? "true" : "false"
                 default: key = k.pythonString
                 }
-                return jsonString(key) + keySep + (try toJSON(x, indent: indent, sortKeys: sortKeys, level: level + 1, line: line))
+                return JSONText.quoted(key) + keySep + (try toJSON(x, indent: indent, sortKeys: sortKeys, level: level + 1, line: line))
             }, "}")
         case .namespace(let ns):
             return try toJSON(.dict(ns.attributes), indent: indent, sortKeys: sortKeys, level: level, line: line)
@@ -333,21 +334,4 @@ extension JinjaBuiltins {
         }
     }
 
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
 }
