@@ -86,7 +86,9 @@ final class ExportCommandTests: XCTestCase {
             with: Data(contentsOf: URL(fileURLWithPath: peft + "/adapter_config.json"))) as? [String: Any])
         XCTAssertEqual(config["peft_type"] as? String, "TINYLORA")
         let v = try SafetensorsFile(path: peft + "/adapter_model.safetensors")
-        XCTAssertEqual(v.tensors.map(\.shape), [[13]])
+        // Per module A, B and P (r = 2, u = 13), one shared v of length 13.
+        XCTAssertEqual(v.tensors.count, 3 * 30 * 7 + 1)
+        XCTAssertEqual(v.tensors.first { $0.name == "base_model.tinylora_v.0" }?.shape, [13])
 
         let lora = dir + "/lora"
         _ = try run(["export", "--model", model, "--adapter", adapter, "--format", "peft-lora", "--out", lora])
