@@ -39,6 +39,7 @@ struct Export: ParsableCommand {
         guard formats.contains(f) else {
             throw CLIError("--format must be peft-tinylora, peft-lora, gguf-lora, gguf or safetensors, not '\(format)'")
         }
+        try checkWritable(out)
         let opened = try OpenedModel(location: resolveModel(model),
                                      threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         if f == "gguf" || f == "safetensors" {
@@ -67,7 +68,7 @@ struct Export: ParsableCommand {
         } catch let error as CLIError {
             throw error
         } catch {
-            throw CLIError("cannot write \(out): \((error as NSError).localizedDescription)")
+            throw CLIError("cannot write \(out): \(writeErrorText(error))")
         }
         print(out)
     }

@@ -39,6 +39,7 @@ struct Merge: ParsableCommand {
         let toGGUF = out.lowercased().hasSuffix(".gguf")
         let ggmlType = try parseMergeType(type)
         let safetensorsType = try parseMergeDType(dtype)
+        try checkWritable(out)
         let opened = try OpenedModel(location: resolveModel(model),
                                      threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         try writeMerged(opened: opened, adapterPath: adapter, out: out, toGGUF: toGGUF, type: ggmlType,
@@ -76,7 +77,37 @@ func writeMerged(opened: OpenedModel, adapterPath: String, out: String, toGGUF: 
     } catch let error as CLIError {
         throw error
     } catch {
-        throw CLIError("cannot write \(out): \((error as NSError).localizedDescription)")
+        throw CLIError("cannot write \(out): \(writeErrorText(error))")
+    }
+}
+
+/// A file-system error as text: the library's own errors describe themselves, Foundation's by their localized
+/// description (with the underlying POSIX reason when there is one).
+func writeErrorText(_ error: Error) -> String {
+    if error is AdapterError || error is ModelFileError { return String(describing: error) }
+    let ns = error as NSError
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError {
+        return "\(ns.localizedDescription) (\(underlying.localizedDescription))"
+    }
+    return ns.localizedDescription
+}
+
+/// Checks, before any work, that `out` can be created: its nearest existing ancestor must be a writable directory.
+func checkWritable(_ out: String) throws {
+    var parent = ((out as NSString).standardizingPath as NSString).deletingLastPathComponent
+    if parent.isEmpty { parent = "." }
+    let fm = FileManager.default
+    var isDirectory: ObjCBool = false
+    while !fm.fileExists(atPath: parent, isDirectory: &isDirectory) {
+        let up = (parent as NSString).deletingLastPathComponent
+        if up == parent { break }
+        parent = up.isEmpty ? "." : up
+    }
+    guard fm.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw CLIError("cannot write \(out): \(parent) is not a directory")
+    }
+    guard fm.isWritableFile(atPath: parent) else {
+        throw CLIError("cannot write \(out): the directory \(parent) is not writable")
     }
 }
 
