@@ -105,7 +105,10 @@ final class ExportCommandTests: XCTestCase {
         XCTAssertEqual(file.metadata["adapter.type"]?.string, "lora")
         XCTAssertEqual(file.tensors.count, 2 * 30 * 7)
 
-        // The PEFT TinyLoRA directory is accepted as --adapter: its GGUF LoRA export equals the native file's.
+        // The PEFT TinyLoRA directory is accepted as --adapter: score gives the native file's logits, and its GGUF
+        // LoRA export equals the native file's.
+        assertSameTop(try score(model: model, ["--adapter", peft]), try score(model: model, ["--adapter", adapter]),
+                      tolerance: 1e-4)
         let fromPEFT = dir + "/from-peft.gguf"
         _ = try run(["export", "--model", model, "--adapter", peft, "--format", "gguf-lora", "--out", fromPEFT])
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: fromPEFT)),
