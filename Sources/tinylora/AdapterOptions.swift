@@ -101,19 +101,30 @@ extension OpenedModel {
 
 /// `--adapter FILE` on commands that run the model.
 struct AdapterFileOption: ParsableArguments {
-    @Option(help: "A native adapter file (from `tinylora adapter init` or training) applied to the model; it must have been built from the same base weights.")
+    @Option(help: "A native adapter file (from `tinylora adapter init` or training) or a PEFT TinyLoRA directory applied to the model; it must have been built from the same base weights.")
     var adapter: String?
 
-    /// Reads and checks the file (before any model is loaded, so a bad file fails fast).
+    /// Reads and checks a native file (before any model is loaded, so a bad file fails fast); nil for no
+    /// --adapter or a directory (a PEFT TinyLoRA directory is read against the model in `attach`).
     func read() throws -> AdapterFile? {
-        try adapter.map { try AdapterFile.read(path: $0) }
+        guard let adapter else { return nil }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: adapter, isDirectory: &isDirectory), isDirectory.boolValue {
+            return nil
+        }
+        return try AdapterFile.read(path: adapter)
     }
 
     /// Regenerates the adapter's frozen factors from the model's weights, checks the base fingerprint and attaches
-    /// the adapter to `model` (unmerged).
+    /// the adapter to `model` (unmerged). A PEFT TinyLoRA directory is imported with its stored factors.
     func attach(_ file: AdapterFile?, to model: TransformerModel, opened: OpenedModel) throws {
-        guard let file, let path = adapter else { return }
+        guard let path = adapter else { return }
         do {
+            guard let file else {
+                let weights = try opened.weightSource(model.config)
+                try loadAdapter(path, config: model.config, weights: weights, threads: opened.threads).attach(to: model)
+                return
+            }
             try file.checkShapes(model.config)
             let base = try FrozenBase.build(plan: try file.plan(), model: model.config,
                                             weights: try opened.weightSource(model.config), threads: opened.threads)
