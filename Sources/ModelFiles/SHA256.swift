@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// SHA-256 (FIPS 180-4), streaming: feed bytes with `update` in pieces of any size, then `finalize`.
 ///
 /// The message is processed in 64-byte blocks. Each block is expanded into a 64-word schedule
@@ -39,33 +33,19 @@ public struct SHA256: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Hashes a file by streaming it in 4 MiB reads. `progress` receives (bytes done, total bytes) after each read.
+    /// Hashes a file through its read-only mapping, 4 MiB at a time. `progress` receives (bytes done, total
+    /// bytes) after each chunk.
     public static func hexDigest(ofFile path: String, progress: ((Int, Int) -> Void)? = nil) throws -> String {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw ModelFileError("cannot open \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            throw ModelFileError("cannot stat \(path): \(String(cString: strerror(errno)))")
-        }
-        let total = Int(st.st_size)
+        let file = try MappedFile(path: path)
+        let bytes = file.bytes
         let chunk = 4 << 20
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 64)
-        defer { buffer.deallocate() }
         var h = SHA256()
         var done = 0
-        while true {
-            let n = read(fd, buffer, chunk)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ModelFileError("cannot read \(path): \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            h.update(UnsafeRawBufferPointer(start: buffer, count: n))
+        while done < bytes.count {
+            let n = min(chunk, bytes.count - done)
+            h.update(UnsafeRawBufferPointer(rebasing: bytes[done ..< done + n]))
             done += n
-            progress?(done, total)
+            progress?(done, bytes.count)
         }
         return hex(h.finalize())
     }

@@ -178,11 +178,7 @@ final class BackwardScratch {
     let h1, q, attention, xMid, h2, gate, up, act, dAct, dh, dAttention, dq, dk, dv: UnsafeMutablePointer<Float>
 
     init(rows t: Int, config c: TransformerConfig) {
-        func make(_ width: Int) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, t * width))
-            p.initialize(repeating: 0, count: max(1, t * width))
-            return p
-        }
+        func make(_ width: Int) -> UnsafeMutablePointer<Float> { zeroedRows(t, width) }
         h1 = make(c.hiddenSize)
         q = make(c.queryDim)
         attention = make(c.queryDim)
@@ -230,11 +226,7 @@ final class Scratch {
     let normed, q, k, v, attention, projected, gate, up: UnsafeMutablePointer<Float>
 
     init(rows t: Int, config c: TransformerConfig) {
-        func make(_ width: Int) -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, t * width))
-            p.initialize(repeating: 0, count: max(1, t * width))
-            return p
-        }
+        func make(_ width: Int) -> UnsafeMutablePointer<Float> { zeroedRows(t, width) }
         normed = make(c.hiddenSize)
         q = make(c.queryDim)
         k = make(c.kvDim)
@@ -248,4 +240,11 @@ final class Scratch {
     deinit {
         for p in [normed, q, k, v, attention, projected, gate, up] { p.deallocate() }
     }
+}
+
+/// A zero-filled `[rows, width]` fp32 buffer (at least one element), owned by the caller.
+private func zeroedRows(_ rows: Int, _ width: Int) -> UnsafeMutablePointer<Float> {
+    let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, rows * width))
+    p.initialize(repeating: 0, count: max(1, rows * width))
+    return p
 }
