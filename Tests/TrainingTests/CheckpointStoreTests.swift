@@ -81,6 +81,28 @@ final class CheckpointStoreTests: XCTestCase {
         XCTAssertEqual(loaded.files, payload(20))
     }
 
+    /// A real full disk: set TINYLORA_TEST_SMALL_FS to an empty directory on a small file system, e.g.
+    /// `mkdir -p /tmp/smallfs && mount -t tmpfs -o size=256k tmpfs /tmp/smallfs` (as root).
+    func testFullDiskOnASmallFileSystem() throws {
+        guard let path = ProcessInfo.processInfo.environment["TINYLORA_TEST_SMALL_FS"], !path.isEmpty else {
+            throw XCTSkip("set TINYLORA_TEST_SMALL_FS to a directory on a small file system (e.g. a 256 KiB tmpfs)")
+        }
+        let run = URL(fileURLWithPath: path).appendingPathComponent("run-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: run) }
+        let store = CheckpointStore(runDirectory: run, keep: 3)
+        try store.save(step: 1, files: payload(1))
+        let huge = Data(repeating: 7, count: 64 << 20)  // larger than the file system
+        XCTAssertThrowsError(try store.save(step: 2, files: ["adapter.tlra": huge, "state.json": Data("{}".utf8)])) { error in
+            let m = String(describing: error)
+            XCTAssertTrue(m.contains("No space left on device"), m)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: store.directory.path), ["step-000001"])
+        XCTAssertEqual(try store.latest()?.files, payload(1))
+        // The space is free again: the next save works.
+        try store.save(step: 3, files: payload(3))
+        XCTAssertEqual(try store.latest()?.step, 3)
+    }
+
     func testResumedRunReplacesLaterCheckpoints() throws {
         let store = CheckpointStore(runDirectory: dir.url, keep: 5)
         for step in [10, 20, 30] { try store.save(step: step, files: payload(step)) }
