@@ -9,7 +9,7 @@ import Yams
 ///     learning_rate: 1e-3    →  --learning-rate=1e-3     (underscores and dashes are the same)
 ///     resume: true           →  --resume
 ///     shuffle: false         →  --no-shuffle when "shuffle" is in `negatableFlags`, else nothing
-///     reward: [exact, fmt]   →  --reward=exact --reward=fmt   (or --reward=exact,fmt with `.commaJoined`)
+///     targets: [q, v]        →  --targets=q,v   (keys in `repeatedKeys`: --stop=a --stop=b)
 ///
 /// Values are passed as written in the file (YAML scalars keep their text: `1e-3` stays `1e-3`); `--key=value`
 /// keeps values that start with `-` intact. Nested mappings, null values, lists of lists and keys given twice
@@ -37,7 +37,7 @@ public enum ConfigFile {
     public enum ListStyle: Sendable {
         /// `--key=a --key=b` (an ArgumentParser `[T]` option).
         case repeated
-        /// `--key=a,b` (an option that splits on commas itself).
+        /// `--key=a,b` (an option that splits on commas itself); an item holding a comma is an error.
         case commaJoined
     }
 
@@ -114,22 +114,25 @@ public enum ConfigFile {
     }
 
     /// The command-line tokens for a config file's entries (see the type's documentation).
-    public static func arguments(from url: URL, negatableFlags: Set<String> = [], listStyle: ListStyle = .repeated) throws -> [String] {
-        tokens(for: try entries(from: url), negatableFlags: negatableFlags, listStyle: listStyle)
+    public static func arguments(from url: URL, negatableFlags: Set<String> = [], listStyle: ListStyle = .commaJoined,
+                                 repeatedKeys: Set<String> = []) throws -> [String] {
+        try tokens(for: try entries(from: url), negatableFlags: negatableFlags, listStyle: listStyle, repeatedKeys: repeatedKeys, file: url)
     }
 
     /// `argv` with `--config FILE` (or `--config=FILE`) expanded; unchanged when there is none.
     public static func expand(_ argv: [String], negatableFlags: Set<String> = [], shortNames: [Character: String] = [:],
-                              listStyle: ListStyle = .repeated) throws -> [String] {
-        try expansion(argv, negatableFlags: negatableFlags, shortNames: shortNames, listStyle: listStyle).arguments
+                              listStyle: ListStyle = .commaJoined, repeatedKeys: Set<String> = []) throws -> [String] {
+        try expansion(argv, negatableFlags: negatableFlags, shortNames: shortNames, listStyle: listStyle, repeatedKeys: repeatedKeys).arguments
     }
 
     /// Finds `--config FILE` in `argv` (before any `--`), reads FILE and inserts its tokens just before it,
     /// leaving out keys the command line gives. `--config FILE` itself stays in place, so the command should
     /// declare it (`@Option var config: String?`) to document it in its help. `shortNames` maps short options
-    /// (`o`) to the long names they stand for (`out`), so `-o X` also overrides `out:` from the file.
+    /// (`o`) to the long names they stand for (`out`), so `-o X` also overrides `out:` from the file. Lists
+    /// become `listStyle` tokens, except for the keys in `repeatedKeys`, which are repeated.
     public static func expansion(_ argv: [String], option: String = "--config", negatableFlags: Set<String> = [],
-                                 shortNames: [Character: String] = [:], listStyle: ListStyle = .repeated) throws -> Expansion {
+                                 shortNames: [Character: String] = [:], listStyle: ListStyle = .commaJoined,
+                                 repeatedKeys: Set<String> = []) throws -> Expansion {
         var position: Int?
         var path: String?
         var i = 0
@@ -154,13 +157,14 @@ public enum ConfigFile {
         let given = givenKeys(argv, shortNames: shortNames)
         let kept = try entries(from: url).filter { !given.contains($0.key) }
         var out = Array(argv[..<position])
-        out += tokens(for: kept, negatableFlags: negatableFlags, listStyle: listStyle)
+        out += try tokens(for: kept, negatableFlags: negatableFlags, listStyle: listStyle, repeatedKeys: repeatedKeys, file: url)
         out += argv[position...]
         return Expansion(arguments: out, file: url, keys: kept.map(\.key))
     }
 
-    /// Tokens for entries, in order.
-    public static func tokens(for entries: [Entry], negatableFlags: Set<String> = [], listStyle: ListStyle = .repeated) -> [String] {
+    /// Tokens for entries, in order (`file` names the source in errors).
+    public static func tokens(for entries: [Entry], negatableFlags: Set<String> = [], listStyle: ListStyle = .commaJoined,
+                              repeatedKeys: Set<String> = [], file: URL? = nil) throws -> [String] {
         var out: [String] = []
         for e in entries {
             switch e.value {
@@ -168,9 +172,14 @@ public enum ConfigFile {
             case .bool(false): if negatableFlags.contains(e.key) { out.append("--no-\(e.key)") }
             case .text(let s): out.append("--\(e.key)=\(s)")
             case .list(let items):
-                switch listStyle {
-                case .repeated: out += items.map { "--\(e.key)=\($0)" }
-                case .commaJoined: out.append("--\(e.key)=\(items.joined(separator: ","))")
+                if listStyle == .repeated || repeatedKeys.contains(e.key) {
+                    out += items.map { "--\(e.key)=\($0)" }
+                } else {
+                    if let bad = items.first(where: { $0.contains(",") }) {
+                        throw ConfigFileError("config file \(file?.path ?? "?"): key '\(e.key)': list item '\(bad)' contains a comma "
+                            + "(the option takes a comma-separated list)")
+                    }
+                    out.append("--\(e.key)=\(items.joined(separator: ","))")
                 }
             }
         }

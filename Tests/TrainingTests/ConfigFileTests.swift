@@ -22,29 +22,35 @@ final class ConfigFileTests: XCTestCase {
         """)
         let tokens = try ConfigFile.arguments(from: url, negatableFlags: ["shuffle"])
         XCTAssertEqual(tokens, ["--method=grpo", "--learning-rate=1e-3", "--steps=40", "--resume", "--no-shuffle",
-                                "--reward=exact", "--reward=format", "--prompt=-starts with a dash", "--name=true"])
-        let joined = try ConfigFile.arguments(from: url, listStyle: .commaJoined)
-        XCTAssertTrue(joined.contains("--reward=exact,format"))
-        XCTAssertFalse(joined.contains("--no-shuffle"), "false without a known inversion is left out")
+                                "--reward=exact,format", "--prompt=-starts with a dash", "--name=true"])
+        let repeated = try ConfigFile.arguments(from: url, repeatedKeys: ["reward"])
+        XCTAssertEqual(repeated.filter { $0.hasPrefix("--reward") }, ["--reward=exact", "--reward=format"])
+        XCTAssertEqual(try ConfigFile.arguments(from: url, listStyle: .repeated), repeated)
+        XCTAssertFalse(repeated.contains("--no-shuffle"), "false without a known inversion is left out")
+        let comma = try dir.file("comma.yaml", "stop: [\"a,b\", c]\n")
+        XCTAssertThrowsError(try ConfigFile.arguments(from: comma)) {
+            XCTAssertTrue(String(describing: $0).contains("key 'stop': list item 'a,b' contains a comma"), "\($0)")
+        }
+        XCTAssertEqual(try ConfigFile.arguments(from: comma, repeatedKeys: ["stop"]), ["--stop=a,b", "--stop=c"])
     }
 
     func testJSONEntriesSortedByKey() throws {
         let url = try dir.file("run.json", #"{"steps": 40, "lr": 0.001, "resume": true, "json": false, "keys": ["a", "b"], "out_dir": "runs/x"}"#)
-        XCTAssertEqual(try ConfigFile.arguments(from: url),
+        XCTAssertEqual(try ConfigFile.arguments(from: url, repeatedKeys: ["keys"]),
                        ["--keys=a", "--keys=b", "--lr=0.001", "--out-dir=runs/x", "--resume", "--steps=40"])
     }
 
     func testExpandSplicesBeforeConfigAndCommandLineWins() throws {
         let url = try dir.file("c.yml", "steps: 40\nseed: 7\nkeys: [a, b]\nout: runs/a\nshuffle: true\n")
         let argv = ["train", "--steps", "5", "--config", url.path, "--keys=z", "-o", "runs/b", "--no-shuffle", "data.jsonl"]
-        let e = try ConfigFile.expansion(argv, shortNames: ["o": "out"])
+        let e = try ConfigFile.expansion(argv, shortNames: ["o": "out"], repeatedKeys: ["keys"])
         XCTAssertEqual(e.arguments, ["train", "--steps", "5", "--seed=7", "--config", url.path, "--keys=z", "-o", "runs/b",
                                      "--no-shuffle", "data.jsonl"])
         XCTAssertEqual(e.keys, ["seed"])
         XCTAssertEqual(e.file?.path, url.path)
         // --config=FILE form; nothing given on the command line.
         XCTAssertEqual(try ConfigFile.expand(["train", "--config=\(url.path)"]),
-                       ["train", "--steps=40", "--seed=7", "--keys=a", "--keys=b", "--out=runs/a", "--shuffle", "--config=\(url.path)"])
+                       ["train", "--steps=40", "--seed=7", "--keys=a,b", "--out=runs/a", "--shuffle", "--config=\(url.path)"])
         // No --config: unchanged; after `--` it is not an option.
         XCTAssertEqual(try ConfigFile.expand(["train", "--", "--config", "x"]), ["train", "--", "--config", "x"])
     }
