@@ -86,6 +86,9 @@ public enum SVGPlot {
                       yLabel: p.yLabel, yRange: p.yRange)
         }
         let xs = panels.flatMap { $0.series.flatMap { $0.points.map(\.x) } }
+        for v in xs + panels.flatMap({ $0.series.flatMap { $0.points.map(\.y) } }) where abs(v) > 1e100 {
+            throw PlotError("the value \(v) is too large to plot (|value| above 1e100)")
+        }
         if options.logX, let bad = panels.lazy.flatMap({ $0.series }).first(where: { $0.points.contains { $0.x <= 0 } }) {
             let x = bad.points.first { $0.x <= 0 }!.x
             throw PlotError("a log x axis needs x > 0, but series \(bad.name) has x = \(x)")
@@ -274,7 +277,7 @@ public enum SVGPlot {
     /// A coordinate with at most two decimals.
     static func n(_ v: Double) -> String {
         let r = (v * 100).rounded() / 100
-        return r == r.rounded() ? String(Int(r)) : String(format: "%.2f", r)
+        return r == r.rounded() && abs(r) < 1e15 ? String(Int(r)) : String(format: "%.2f", r)
     }
 
     /// XML text and attribute escaping.

@@ -111,6 +111,12 @@ final class SVGPlotTests: XCTestCase {
         XCTAssertThrowsError(try SVGPlot.render(panels: []))
         XCTAssertThrowsError(try SVGPlot.render(series: [one], options: SVGPlot.Options(smoothing: 0)))
         XCTAssertThrowsError(try SVGPlot.render(series: [one], yRange: 1 ... 1))
+        XCTAssertThrowsError(try SVGPlot.render(series: [PlotSeries(name: "big", x: [1, 2], y: [-1e308, 1e308])])) {
+            XCTAssertTrue(String(describing: $0).contains("too large to plot"), "\($0)")
+        }
+        // Large but plottable values get sensible ticks.
+        let wide = try SVGElements.parse(try SVGPlot.render(series: [PlotSeries(name: "w", x: [1, 2], y: [-3e9, 7e9])]))
+        XCTAssertEqual(wide.polylines("series").map(\.count), [2])
     }
 
     func testNiceTicks() {
