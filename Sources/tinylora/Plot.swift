@@ -41,41 +41,10 @@ struct Plot: ParsableCommand {
         guard out.lowercased().hasSuffix(".svg") else { throw CLIError("--out must name a .svg file (got \(out))") }
         let url = URL(fileURLWithPath: metrics)
         let records = try MetricsLog.read(url)
-        guard !records.isEmpty else { throw CLIError("\(metrics) has no metrics lines") }
-        var available: [String] = []
-        for r in records { for k in r.keys where !available.contains(k) { available.append(k) } }
-        let chosen: [String]
-        if let keys {
-            chosen = keys.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            guard !chosen.isEmpty else { throw CLIError("--keys is empty") }
-            for k in chosen where !available.contains(k) {
-                throw CLIError("\(metrics) has no key \(k) (keys: \(available.joined(separator: ", ")))")
-            }
-        } else {
-            chosen = available.filter { $0 == "reward_mean" || $0.contains("accuracy") }
-            guard !chosen.isEmpty else {
-                throw CLIError("\(metrics) has no reward_mean or accuracy key; choose with --keys (keys: \(available.joined(separator: ", ")))")
-            }
-        }
-        let xKey: String? = available.contains(x) ? x : nil
-        if xKey == nil, x != "step" { throw CLIError("\(metrics) has no key \(x) for --x (keys: \(available.joined(separator: ", ")))") }
-
-        func series(_ key: String) -> PlotSeries {
-            PlotSeries(name: key, points: MetricsLog.series(records, key: key, xKey: xKey).map { PlotPoint(x: $0.x, y: $0.y) })
-        }
-        let accuracyKeys = chosen.filter { $0.contains("accuracy") }
-        let otherKeys = chosen.filter { !$0.contains("accuracy") }
-        var panels: [PlotPanel] = []
-        if !otherKeys.isEmpty {
-            panels.append(PlotPanel(series: otherKeys.map(series), yLabel: otherKeys.count == 1 ? otherKeys[0] : "value"))
-        }
-        if !accuracyKeys.isEmpty {
-            let s = accuracyKeys.map(series)
-            let inUnit = s.allSatisfy { $0.points.allSatisfy { (0 ... 1).contains($0.y) } }
-            panels.append(PlotPanel(series: s, yLabel: "accuracy", yRange: inUnit ? 0 ... 1 : nil))
-        }
-        let options = SVGPlot.Options(title: title ?? url.lastPathComponent, xLabel: xKey ?? "line", logX: logX, smoothing: smooth)
-        let svg = try SVGPlot.render(panels: panels, options: options)
+        let chosen = keys.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        if let chosen, chosen.isEmpty { throw CLIError("--keys is empty") }
+        let options = SVGPlot.Options(title: title ?? url.lastPathComponent, logX: logX, smoothing: smooth)
+        let svg = try SVGPlot.metricsChart(records, keys: chosen, xKey: x, source: metrics, options: options)
         let writer = try AtomicFileWriter(path: out)
         try writer.write(Array(svg.utf8))
         try writer.commit()

@@ -119,6 +119,32 @@ final class SVGPlotTests: XCTestCase {
         XCTAssertEqual(wide.polylines("series").map(\.count), [2])
     }
 
+    func testMetricsChartPanelsAndErrors() throws {
+        var records: [MetricsRecord] = []
+        for step in 1 ... 6 {
+            var r = MetricsRecord()
+            r["step"] = Double(step)
+            r["loss"] = 1 / Double(step)
+            r["reward_mean"] = Double(step) / 10
+            r["accuracy"] = step % 2 == 0 ? Double(step) / 10 : nil
+            records.append(r)
+        }
+        XCTAssertEqual(SVGPlot.metricsKeys(records), ["step", "loss", "reward_mean", "accuracy"])
+        let doc = try SVGElements.parse(try SVGPlot.metricsChart(records))
+        XCTAssertEqual(doc.polylines("series").map(\.count), [6, 3], "reward_mean, then accuracy at steps 2, 4, 6")
+        XCTAssertEqual(doc.elements.filter { $0.attributes["class"] == "panel" }.count, 2)
+        XCTAssertTrue(doc.texts.contains("step"))
+        let one = try SVGElements.parse(try SVGPlot.metricsChart(records, keys: ["loss"], xKey: "reward_mean"))
+        XCTAssertEqual(one.polylines("series").map(\.count), [6])
+        XCTAssertTrue(one.texts.contains("reward_mean"), "x label")
+        XCTAssertThrowsError(try SVGPlot.metricsChart(records, keys: ["kl"], source: "m.jsonl")) {
+            XCTAssertEqual(String(describing: $0), "m.jsonl has no key kl (keys: step, loss, reward_mean, accuracy)")
+        }
+        XCTAssertThrowsError(try SVGPlot.metricsChart(records, xKey: "tokens"))
+        XCTAssertThrowsError(try SVGPlot.metricsChart(records, keys: ["step", "loss"].filter { $0 == "x" }))
+        XCTAssertThrowsError(try SVGPlot.metricsChart([]))
+    }
+
     func testNiceTicks() {
         XCTAssertEqual(SVGPlot.niceTicks(0.13, 0.87), [0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
         XCTAssertEqual(SVGPlot.niceTicks(1, 200), [0, 50, 100, 150, 200])
