@@ -60,6 +60,14 @@ final class PlotCLITests: XCTestCase {
         XCTAssertEqual(try seriesPolylines(out2).map(\.1), [12, 12])
     }
 
+    func testHelp() throws {
+        let root = try CLI.run(["--help"])
+        XCTAssertTrue(root.stdout.contains("  plot "), "root help lists plot")
+        let r = try CLI.run(["plot", "--help"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("USAGE: tinylora plot <metrics> --out <out>"), r.stdout)
+    }
+
     func testBadInputIsOneClearError() throws {
         let out = dir.appendingPathComponent("x.svg").path
         let bad = try write("bad.jsonl", "{\"step\":1,\"reward_mean\":0.5}\n{\"step\":2,\"reward_mean\":\n")
