@@ -12,7 +12,7 @@ extension Adapter {
     /// log-probability is taken at `temperature` T (`log softmax(z/T)`, as TRL does for GRPO). The frozen base
     /// weights get no gradient (see `TransformerModel.backward`, which also explains `vocabularyChunk`).
     public func lossAndGradient(model: TransformerModel, tokens: [[Int]], weights: [[Float]], temperature: Float = 1,
-                                vocabularyChunk: Int = 32) throws -> (loss: Double, gradient: [Float]) {
+                                vocabularyChunk: Int = 128) throws -> (loss: Double, gradient: [Float]) {
         try withAttached(to: model) {
             try model.backward(tokens: tokens, weights: weights, temperature: temperature,
                                vocabularyChunk: vocabularyChunk)
@@ -25,7 +25,7 @@ extension Adapter {
     /// `completionStart[i] ..< count` of sequence i and returns one weight per token. With w = ∂loss/∂logp (e.g.
     /// `GRPOLoss` coefficients) the gradient is ∂loss/∂parameters.
     public func lossAndGradient(model: TransformerModel, tokens: [[Int]], completionStart: [Int]? = nil,
-                                temperature: Float = 1, vocabularyChunk: Int = 32,
+                                temperature: Float = 1, vocabularyChunk: Int = 128,
                                 weights: (_ sequence: Int, _ logps: [Float]) throws -> [Float]) throws
         -> (loss: Double, gradient: [Float]) {
         try withAttached(to: model) {

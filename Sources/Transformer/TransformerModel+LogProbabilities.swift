@@ -11,7 +11,7 @@ extension TransformerModel {
     /// tokens to bound the activation memory; the head runs `vocabularyChunk` rows at a time, so no `[T, vocab]`
     /// matrix is held.
     public func tokenLogProbabilities(tokens: [[Int]], completionStart: [Int]? = nil, temperature: Float = 1,
-                                      vocabularyChunk: Int = 32, maxBatchTokens: Int = 2048) throws -> [[Float]] {
+                                      vocabularyChunk: Int = 128, maxBatchTokens: Int = 2048) throws -> [[Float]] {
         guard !tokens.isEmpty else { return [] }
         try checkBackwardArguments(tokens: tokens, temperature: temperature, vocabularyChunk: vocabularyChunk)
         guard maxBatchTokens >= 1 else { throw TransformerError("tokenLogProbabilities: maxBatchTokens must be ≥ 1") }

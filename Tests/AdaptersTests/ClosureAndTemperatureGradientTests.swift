@@ -115,4 +115,20 @@ final class ClosureAndTemperatureGradientTests: XCTestCase {
         }) { XCTAssertTrue("\($0)".contains("scored tokens")) }
         XCTAssertTrue(model.layers.allSatisfy { $0.q.delta == nil }, "hooks restored after a failing call")
     }
+
+    /// Recomputing each layer's activations (over the memory budget) gives the same loss and gradient as keeping
+    /// them (both paths are otherwise checked against finite differences above and in `GradientTests`).
+    func testRecomputedActivationsEqualRecorded() throws {
+        let (model, adapter) = try ClosureAndTemperatureGradientTests.adapter(bias: false)
+        let kept = try adapter.lossAndGradient(model: model, tokens: GradientTests.tokens, weights: GradientTests.weights,
+                                               temperature: 0.9)
+        let budget = TransformerModel.recordedActivationBudget
+        TransformerModel.recordedActivationBudget = 0
+        defer { TransformerModel.recordedActivationBudget = budget }
+        let recomputed = try adapter.lossAndGradient(model: model, tokens: GradientTests.tokens,
+                                                     weights: GradientTests.weights, temperature: 0.9)
+        XCTAssertEqual(kept.loss, recomputed.loss)
+        XCTAssertEqual(kept.gradient, recomputed.gradient)
+        XCTAssertGreaterThan(kept.gradient.map(abs).max()!, 1e-3)
+    }
 }
