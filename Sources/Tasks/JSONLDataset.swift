@@ -162,7 +162,9 @@ public enum JSONLDataset {
     /// A JSON string as is, a JSON number as decimal text (integral values without a fraction); nil otherwise.
     static func jsonScalarText(_ value: Any) -> String? {
         if let s = value as? String { return s }
-        if value is Bool { return nil }
+        // JSON true/false decode as NSNumber subclasses of objCType "c" (0 and 1 also bridge to Bool, so `is Bool`
+        // cannot tell them apart).
+        guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else { return nil }
         if let i = value as? Int { return String(i) }
         if let d = value as? Double, d.isFinite { return "\(d)" }
         return nil
