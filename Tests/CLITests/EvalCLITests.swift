@@ -115,6 +115,28 @@ final class EvalCLITests: XCTestCase {
         }
     }
 
+    /// A fresh adapter (v = 0) leaves every completion as the base model's; a random one changes them.
+    func testAdapter() throws {
+        let model = try CLI.modelPath("smollm2-135m")
+        let zero = dir + "/zero.tla", random = dir + "/random.tla"
+        for (path, extra) in [(zero, [String]()), (random, ["--random-std", "0.5"])] {
+            let r = try CLI.run(["adapter", "init", "--model", model, "--u", "4", "--tie", "all", "--layers", "0-3", "--seed", "3", "--out", path] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        var completions: [String: [String]] = [:]
+        for (name, adapter) in [("base", nil), ("zero", zero), ("random", random)] as [(String, String?)] {
+            let out = dir + "/eval-" + name
+            let r = try CLI.run(["eval", "--model", model, "--data", "arith:n=2,split=test", "--max-tokens", "16", "--out", out, "--json"]
+                + (adapter.map { ["--adapter", $0] } ?? []))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            completions[name] = try readRows(out + "/results.jsonl").map { $0["completion"] as? String ?? "" }
+            let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as? [String: Any])
+            XCTAssertEqual(summary["adapter"] as? String, adapter)
+        }
+        XCTAssertEqual(completions["zero"], completions["base"])
+        XCTAssertNotEqual(completions["random"], completions["base"])
+    }
+
     func testBadDataFailsCleanlyBeforeLoadingTheModel() throws {
         let model = try CLI.modelPath("smollm2-135m")
         let cases: [(String, String)] = [
