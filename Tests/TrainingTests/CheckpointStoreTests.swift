@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 import Training
 import XCTest
 
@@ -123,6 +124,20 @@ final class CheckpointStoreTests: XCTestCase {
         }
         XCTAssertThrowsError(try store.save(step: -1, files: [:]))
         XCTAssertNil(try store.latest(), "nothing was written")
+    }
+
+    /// Optimizer state goes through JSON: every Float (and Double) must read back bit for bit, or a resumed run
+    /// drifts from an uninterrupted one.
+    func testJSONStateRoundTripsFloatsBitForBit() throws {
+        struct State: Codable { var m: [Float]; var v: [Double] }
+        var rng = Xoshiro256StarStar(seed: 5)
+        var m = rng.normalFloats(count: 2000).enumerated().map { $0.element * Float(pow(10, Double($0.offset % 60 - 30))) }
+        m += [.leastNonzeroMagnitude, .leastNormalMagnitude, .greatestFiniteMagnitude, -0.0, 1.0 / 3]
+        let v = m.map { Double($0) / 7 } + [.leastNonzeroMagnitude, .greatestFiniteMagnitude]
+        let back = try JSONDecoder().decode(State.self, from: try CheckpointState.jsonData(State(m: m, v: v)))
+        XCTAssertEqual(back.m.map(\.bitPattern), m.map(\.bitPattern))
+        XCTAssertEqual(back.v.map(\.bitPattern), v.map(\.bitPattern))
+        XCTAssertThrowsError(try CheckpointState.jsonData(State(m: [.nan], v: [])), "NaN is not JSON")
     }
 
     func testStateRoundTripKeepsAll64Bits() throws {
