@@ -51,9 +51,10 @@ public enum ConfigFile {
         public let keys: [String]
 
         /// A message naming the config file for a parse error caused by one of its keys, or nil when the error
-        /// does not mention any of them. `message` is ArgumentParser's text (`Command.message(for: error)`).
+        /// does not mention any of them. `message` is ArgumentParser's text (`Command.message(for: error)`);
+        /// help text (several lines, as for `--help`) is never rewritten.
         public func explain(parseError message: String) -> String? {
-            guard let file else { return nil }
+            guard let file, !message.contains("\n") else { return nil }
             for key in keys where mentions(message, option: "--" + key) || mentions(message, option: "--no-" + key) {
                 if message.hasPrefix("Unknown option") {
                     return "config file \(file.path): unknown key '\(key)' (there is no option --\(key))"

@@ -64,6 +64,7 @@ final class ConfigFileTests: XCTestCase {
                        "config file \(url.path): key 'steps': The value 'x' is invalid for '--steps <steps>'")
         XCTAssertNil(e.explain(parseError: "The value 'q' is invalid for '--seed <seed>'"))
         XCTAssertNil(e.explain(parseError: "Unknown option '--steps-per-eval'"), "a longer option name is a different option")
+        XCTAssertNil(e.explain(parseError: "USAGE: tinylora train [--steps <steps>]\n\nOPTIONS:\n  --steps <steps>\n"), "help text")
     }
 
     func testBadFilesAreClearErrors() throws {
