@@ -234,52 +234,29 @@ public final class AdapterTrainer {
                                                  configuration: lossSettings)
         let sequences = completions.map { prompts[$0.promptIndex] + $0.tokenIds }
         let starts = completions.map { prompts[$0.promptIndex].count }
-        // Completions that carry gradient: non-zero advantage (or any, with a KL term) and some active token.
-        let active = completions.indices.filter { i in
-            (advantages.values[i] != 0 || lossSettings.beta > 0) && masks[i].contains(true)
-        }
+        var batch = GRPOBatch(tokens: sequences, completionStart: starts, advantages: advantages.values, masks: masks)
 
         let backwardStart = Date()
-        var reference: [[Float]] = []
-        if lossSettings.beta > 0, !active.isEmpty {
+        if lossSettings.beta > 0 {
             adapter.detach(from: model)
             defer { try? adapter.attach(to: model) }
-            reference = try model.tokenLogProbabilities(tokens: active.map { sequences[$0] },
-                                                        completionStart: active.map { starts[$0] },
-                                                        temperature: s.temperature)
+            batch.referenceLogps = try model.tokenLogProbabilities(tokens: sequences, completionStart: starts,
+                                                                   temperature: s.temperature)
         }
-        var old = [[Float]](repeating: [], count: active.count)
         var lastResult: GRPOLossResult? = nil
         var lastNorm: Double? = nil, lastRate: Float = schedule.learningRate(step: step * s.iterations)
-        var skipped = 0
         for iteration in 0 ..< s.iterations {
-            var terms = [GRPOSequenceTerms?](repeating: nil, count: active.count)
-            var gradient = [Float](repeating: 0, count: adapter.parameters.count)
-            if !active.isEmpty {
-                (_, gradient) = try adapter.lossAndGradient(
-                    model: model, tokens: active.map { sequences[$0] }, completionStart: active.map { starts[$0] },
-                    temperature: s.temperature) { k, logps in
-                        let i = active[k]
-                        if iteration == 0 { old[k] = logps }
-                        let sequence = GRPOSequence(
-                            logps: logps, oldLogps: iteration == 0 ? nil : old[k],
-                            referenceLogps: reference.isEmpty ? nil : reference[k],
-                            advantage: advantages.values[i], mask: masks[i])
-                        let t = try GRPOLoss.terms(of: sequence, scale: scales[i], configuration: lossSettings)
-                        terms[k] = t
-                        return t.coefficients
-                    }
-            }
-            let combined = GRPOLoss.combine(terms.compactMap { $0 }, beta: lossSettings.beta)
-            lastResult = combined
-            if let (norm, lr) = try update(loss: combined.loss, gradient: gradient,
+            let pass = try GRPOLoss.lossAndGradient(adapter: adapter, model: model, batch: batch,
+                                                    temperature: s.temperature, configuration: lossSettings)
+            if iteration == 0 { batch.oldLogps = pass.logps }
+            lastResult = pass.result
+            if let (norm, lr) = try update(loss: pass.result.loss, gradient: pass.gradient,
                                            optimizerStep: step * s.iterations + iteration) {
                 lastNorm = norm
                 lastRate = lr
-            } else {
-                skipped += 1
             }
         }
+        let active = (0 ..< completions.count).filter { advantages.values[$0] != 0 && masks[$0].contains(true) }
         let backwardSeconds = Date().timeIntervalSince(backwardStart)
 
         var record = MetricsRecord()
@@ -315,7 +292,6 @@ public final class AdapterTrainer {
         record["backward_sequences"] = Double(active.count)
         record["skipped_steps"] = Double(nonFinite.skipped)
         record["adapter_norm"] = Double(adapter.parameters.reduce(0) { $0 + $1 * $1 }).squareRoot()
-        _ = skipped
         return record
     }
 
@@ -334,22 +310,16 @@ public final class AdapterTrainer {
             sequences.append(full)
             starts.append(prompt.count)
         }
-        let masks = zip(sequences, starts).map { [Bool](repeating: true, count: $0.count - $1) }
-        let coefficients = try SFTLoss.coefficients(masks: masks)
         let start = Date()
-        var logps = [[Float]](repeating: [], count: sequences.count)
-        let (_, gradient) = try adapter.lossAndGradient(model: model, tokens: sequences, completionStart: starts,
-                                                        temperature: 1) { k, l in
-            logps[k] = l
-            return coefficients[k]
-        }
-        let loss = try SFTLoss.loss(logps: logps, masks: masks)
+        let (loss, gradient, tokens) = try SFTLoss.lossAndGradient(adapter: adapter, model: model, tokens: sequences,
+                                                                   completionStart: starts)
+        // `loss` is Σ w·logp with w = −1/N on completion tokens: the mean negative log-likelihood.
         let result = try update(loss: loss, gradient: gradient, optimizerStep: step)
         let seconds = Date().timeIntervalSince(start)
         var record = MetricsRecord()
         record["step"] = Double(step + 1)
         record["loss"] = loss
-        record["tokens"] = Double(masks.reduce(0) { $0 + $1.count })
+        record["tokens"] = Double(tokens)
         record["learning_rate"] = Double(result?.lr ?? schedule.learningRate(step: step))
         record["grad_norm"] = result?.norm ?? .nan
         record["backward_seconds"] = seconds
