@@ -16,8 +16,8 @@ struct Eval: ParsableCommand {
         --suffix (default: the paper's ' Let's think step by step and output the final answer after "####".'), \
         after a --system message if given; "messages" records are sent as they are. All prompts are generated \
         together, at most --batch sequences at a time; the default is greedy decoding. The answer of a \
-        completion is the number after its last ####, else in its last \\boxed{}, else after "the answer is", \
-        else its last number; it is correct when it equals the gold answer as a number (1,000 = 1000.0; 0.5 = \
+        completion is the number right after its last "####", else in its last \\boxed{}, else after "the \
+        answer is", else its last number; it is correct when it equals the gold answer as a number (1,000 = 1000.0; 0.5 = \
         1/2). Accuracy is over all completions (items x samples) with a Wilson 95% interval. With --out DIR: \
         DIR/results.jsonl (one row per completion: id, sample, prompt, completion, extracted, extraction_rule, \
         gold, correct, finish_reason, tokens) and DIR/summary.json. --json prints \
