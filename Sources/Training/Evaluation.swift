@@ -33,8 +33,7 @@ public struct Evaluation {
 
     /// The prompt token ids of `example` (chat template with the generation prompt).
     public func promptTokens(_ example: Example) throws -> [Int] {
-        try tokenizer.encodeChat(example.messages.map { ChatMessage(role: $0.role, content: $0.content) },
-                                 addGenerationPrompt: true)
+        try tokenizer.encodeChat(example.chatMessages, addGenerationPrompt: true)
     }
 
     /// Generates and scores. `progress` is called after each finished completion.
@@ -87,6 +86,13 @@ public struct Evaluation {
     static func seconds(since start: ContinuousClock.Instant) -> Double {
         let d = ContinuousClock.now - start
         return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}
+
+extension Example {
+    /// The prompt as the tokenizer's chat messages (for `Tokenizer.encodeChat` / `applyChatTemplate`).
+    public var chatMessages: [ChatMessage] {
+        messages.map { ChatMessage(role: $0.role, content: $0.content) }
     }
 }
 
