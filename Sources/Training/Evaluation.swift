@@ -38,7 +38,7 @@ public struct Evaluation {
 
     /// Generates and scores. `progress` is called after each finished completion.
     public func run(_ dataset: Dataset, progress: ((EvaluationProgress) -> Void)? = nil) throws -> EvaluationReport {
-        guard !dataset.examples.isEmpty else { throw TaskError("dataset \(dataset.name) has no examples to evaluate") }
+        try Evaluation.checkScorable(dataset)
         try parameters.validate()
         let contextLength = generator.model.contextLength
         let prompts = try dataset.examples.map { example -> [Int] in
@@ -81,6 +81,16 @@ public struct Evaluation {
         }
         return EvaluationReport(dataset: dataset.name, items: prompts.count, samplesPerItem: samples, records: records,
                                 statistics: result.statistics, seconds: Self.seconds(since: start))
+    }
+
+    /// Throws unless the dataset has examples and every one has a gold answer.
+    public static func checkScorable(_ dataset: Dataset) throws {
+        guard !dataset.examples.isEmpty else { throw TaskError("dataset \(dataset.name) has no examples to evaluate") }
+        let missing = dataset.examples.filter { $0.goldAnswer == nil }
+        if let first = missing.first {
+            throw TaskError("dataset \(dataset.name): \(missing.count) item(s) have no gold answer to score against, first \(first.id) "
+                + "(give an \"answer\" field, or a completion ending in \"#### N\")")
+        }
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

@@ -76,6 +76,7 @@ struct Eval: ParsableCommand {
         // Everything that can fail on bad input is checked before the model is loaded.
         let format = PromptFormat(systemMessage: system, instructionSuffix: suffix ?? PromptFormat.paperSuffix)
         let dataset = try Dataset.load(data, prompt: format).prefix(limit)
+        try Evaluation.checkScorable(dataset)
         if let out { try prepareOutputDirectory(out) }
         let adapterFile = try adapterOption.read()
         let opened = try modelOptions.open()
