@@ -48,6 +48,10 @@ public struct AdamW: Codable, Equatable, Sendable {
     /// Applies one update to `parameters` with `gradient` at learning rate `learningRate`. Throws (changing
     /// nothing) on a count mismatch or a non-finite gradient or learning rate.
     public mutating func update(_ parameters: inout [Float], gradient: [Float], learningRate: Float) throws {
+        guard m.count == v.count, step >= 0 else {
+            throw TrainingMathError("AdamW: inconsistent state (\(m.count) first moments, \(v.count) second moments, "
+                + "step \(step))")
+        }
         guard parameters.count == m.count, gradient.count == m.count else {
             throw TrainingMathError("AdamW: state for \(m.count) parameters, given \(parameters.count) parameters and "
                 + "\(gradient.count) gradients")

@@ -171,7 +171,8 @@ public enum ConfigFile {
             switch e.value {
             case .bool(true): out.append("--\(e.key)")
             case .bool(false): if negatableFlags.contains(e.key) { out.append("--no-\(e.key)") }
-            case .text(let s): out.append("--\(e.key)=\(s)")
+            // ArgumentParser reads `--key=` as a missing value, but `--key ""` as the empty string.
+            case .text(let s): out += s.isEmpty ? ["--\(e.key)", ""] : ["--\(e.key)=\(s)"]
             case .list(let items):
                 if listStyle == .repeated || repeatedKeys.contains(e.key) {
                     out += items.map { "--\(e.key)=\($0)" }

@@ -138,13 +138,18 @@ public struct GRPOLossResult: Equatable, Sendable {
 /// Derivative per token (logp_old, ref and A are constants):
 ///
 ///     ∂ℓ_pol/∂logp = −A·ρ   when the unclipped term is the active one:
-///                          A > 0 and ρ ≤ 1 + ε_high (and ρ < δ), or A < 0 and ρ ≥ 1 − ε_low (and ρ < δ);
+///                          A > 0 and ρ ≤ 1 + ε_high (and ρ ≤ δ), or A < 0 and ρ ≥ 1 − ε_low (and ρ ≤ δ);
 ///                  = 0      otherwise (clipped, capped, or A = 0)
 ///     ∂kl/∂logp    = 1 − exp(ref − logp)
 ///     w_{i,t}      = s_i · m_{i,t} · (∂ℓ_pol/∂logp + β·∂kl/∂logp)
 ///
 /// The loss is separable per sequence once the scales are known, so a backward that visits one sequence at a time
-/// can call `terms(of:scale:configuration:)` per sequence and `combine` at the end; `compute` does all at once.
+/// can call `terms(of:scale:configuration:)` per sequence and `combine` at the end; `compute` does all at once,
+/// and `lossAndGradient(adapter:model:batch:temperature:configuration:)` (GRPOGradient.swift) runs a whole pass.
+///
+/// Checked against TRL 1.16 itself (Tests/TrainingTests/Fixtures/make_trl_fixture.py). Not implemented: TRL's
+/// sequence-level importance sampling (GSPO), the cispo/sapo/vespo/luspo/bnpo losses, vLLM importance-sampling
+/// correction, the entropy mask and bonus, and `use_bias_correction_kl`.
 public enum GRPOLoss {
     /// Per-sequence scale s_i for sequences with `activeTokenCounts` n_i (see the type's doc).
     public static func sequenceScales(activeTokenCounts: [Int], configuration c: GRPOLossConfiguration) throws -> [Double] {

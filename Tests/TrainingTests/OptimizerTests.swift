@@ -87,3 +87,15 @@ final class OptimizerTests: XCTestCase {
         XCTAssertThrowsError(try SFTLoss.coefficients(masks: [[false]])) { XCTAssertTrue("\($0)".contains("no completion")) }
     }
 }
+
+extension OptimizerTests {
+    /// A checkpointed state whose moments disagree in length is refused, not indexed out of range.
+    func testAdamWRefusesInconsistentDecodedState() throws {
+        let json = #"{"beta1":0.9,"beta2":0.999,"epsilon":1e-8,"weightDecay":0,"m":[0,0],"v":[0],"step":1}"#
+        var adam = try JSONDecoder().decode(AdamW.self, from: Data(json.utf8))
+        var theta: [Float] = [1, 2]
+        XCTAssertThrowsError(try adam.update(&theta, gradient: [1, 1], learningRate: 0.1)) {
+            XCTAssertTrue("\($0)".contains("inconsistent state"))
+        }
+    }
+}
