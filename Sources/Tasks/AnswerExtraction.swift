@@ -2,7 +2,7 @@ import Foundation
 
 /// Which rule found a completion's final answer (`extractAnswer` tries them in this order).
 public enum ExtractionRule: String, Sendable, Equatable, CaseIterable {
-    /// The text after the last `####` (on its line).
+    /// The number right after the last `####` (or, as the last resort, the non-numeric text after it).
     case hashes
     /// The content of the last `\boxed{...}` (braces balanced; `\fbox` too).
     case boxed
@@ -27,15 +27,19 @@ public struct ExtractedAnswer: Sendable, Equatable {
     }
 }
 
-/// Finds the final answer of a completion, trying in order: the last `#### N`, the last `\boxed{N}`, the last
-/// "the answer is N" / "final answer: N" (case-insensitive), the last number in the text. For the first three,
-/// the answer is the first number in the rule's text (so units, `$`, `%`, `**` and trailing words are ignored);
-/// a rule whose text holds no number still answers with its text (a non-numeric answer), unless that text is
-/// empty, in which case the next rule is tried. LaTeX is simplified first (`\frac{a}{b}` → a/b, `\text{…}` → …,
-/// `\$`, `\%`, `\!`, `\,` and `{,}` removed or unescaped).
+/// Finds the final answer of a completion, trying in order:
+/// 1. the last `####` directly followed by a number (spaces, `*` and `$` may come between: `#### $1,234`,
+///    `#### **42**`), so that Markdown headings like `#### Step 2` are not taken for answers;
+/// 2. the last `\boxed{...}`;
+/// 3. the last "the answer is" / "final answer:" / "answer:" (any case);
+/// 4. the last number in the completion;
+/// 5. the text after the last `####` (a non-numeric answer such as `#### Paris`).
+/// For rules 2 and 3 the answer is the first number in the rule's text (units, `$`, `%`, `**` and trailing words
+/// are ignored), or the whole text when it holds no number; a rule with blank text does not apply. LaTeX is
+/// simplified first (`\frac{a}{b}` → a/b, `\text{…}` → …, `\$`, `\%`, `\!`, `\,` and `{,}` unescaped or removed).
 public func extractAnswer(_ completion: String) -> ExtractedAnswer? {
-    if let tail = AnswerText.afterLast("####", in: completion), let found = AnswerText.answer(in: tail, rule: .hashes) {
-        return found
+    if let number = AnswerText.lastHashNumber(in: completion) {
+        return ExtractedAnswer(rule: .hashes, text: number.text, value: number.value)
     }
     if let content = AnswerText.lastBoxed(in: completion), let found = AnswerText.answer(in: content, rule: .boxed) {
         return found
@@ -46,6 +50,9 @@ public func extractAnswer(_ completion: String) -> ExtractedAnswer? {
     if let last = NumberScanner.numbers(in: AnswerText.plain(completion)).last {
         return ExtractedAnswer(rule: .lastNumber, text: last.text, value: last.value)
     }
+    if let tail = AnswerText.afterLast("####", in: completion), let found = AnswerText.answer(in: tail, rule: .hashes) {
+        return found
+    }
     return nil
 }
 
@@ -55,6 +62,19 @@ public enum AnswerText {
     static func afterLast(_ marker: String, in text: String) -> String? {
         guard let range = text.range(of: marker, options: .backwards) else { return nil }
         return firstLine(text[range.upperBound...])
+    }
+
+    /// The number right after the last `####` that is directly followed by one (after spaces, tabs and `*`; the
+    /// number may start with `$` or `-`), or nil.
+    public static func lastHashNumber(in text: String) -> NumberScanner.Match? {
+        var end = text.endIndex
+        while let range = text.range(of: "####", options: .backwards, range: text.startIndex ..< end) {
+            end = range.lowerBound
+            let line = firstLine(text[range.upperBound...])
+            let rest = plain(String(line.drop(while: { $0 == " " || $0 == "\t" || $0 == "*" })))
+            if let first = NumberScanner.numbers(in: rest).first, rest.hasPrefix(first.text) { return first }
+        }
+        return nil
     }
 
     static func firstLine(_ text: Substring) -> String {

@@ -27,16 +27,14 @@ public struct ExactMatchReward: RewardFunction {
     }
 }
 
-/// Format: 1 when the completion states its answer the way the prompt asks, i.e. its last `####` is followed on
-/// the same line by a number; else 0. Independent of correctness.
+/// Format: 1 when the completion states its answer the way the prompt asks, i.e. some `####` is directly followed
+/// by a number (`AnswerText.lastHashNumber`), else 0. Independent of correctness.
 public struct FormatReward: RewardFunction {
     public let name = "format"
     public init() {}
 
     public func reward(completion: String, example: Example) -> Double {
-        guard let tail = AnswerText.afterLast("####", in: completion),
-              NumberScanner.numbers(in: AnswerText.plain(tail)).first?.value != nil else { return 0 }
-        return 1
+        AnswerText.lastHashNumber(in: completion)?.value != nil ? 1 : 0
     }
 }
 

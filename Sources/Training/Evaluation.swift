@@ -33,13 +33,12 @@ public struct Evaluation {
 
     /// The prompt token ids of `example` (chat template with the generation prompt).
     public func promptTokens(_ example: Example) throws -> [Int] {
-        try tokenizer.encodeChat(example.messages.map { ChatMessage(role: $0.role, content: $0.content) },
-                                 addGenerationPrompt: true)
+        try tokenizer.encodeChat(example.chatMessages, addGenerationPrompt: true)
     }
 
     /// Generates and scores. `progress` is called after each finished completion.
     public func run(_ dataset: Dataset, progress: ((EvaluationProgress) -> Void)? = nil) throws -> EvaluationReport {
-        guard !dataset.examples.isEmpty else { throw TaskError("dataset \(dataset.name) has no examples to evaluate") }
+        try Evaluation.checkScorable(dataset)
         try parameters.validate()
         let contextLength = generator.model.contextLength
         let prompts = try dataset.examples.map { example -> [Int] in
@@ -84,9 +83,26 @@ public struct Evaluation {
                                 statistics: result.statistics, seconds: Self.seconds(since: start))
     }
 
+    /// Throws unless the dataset has examples and every one has a gold answer.
+    public static func checkScorable(_ dataset: Dataset) throws {
+        guard !dataset.examples.isEmpty else { throw TaskError("dataset \(dataset.name) has no examples to evaluate") }
+        let missing = dataset.examples.filter { $0.goldAnswer == nil }
+        if let first = missing.first {
+            throw TaskError("dataset \(dataset.name): \(missing.count) item(s) have no gold answer to score against, first \(first.id) "
+                + "(give an \"answer\" field, or a completion ending in \"#### N\")")
+        }
+    }
+
     static func seconds(since start: ContinuousClock.Instant) -> Double {
         let d = ContinuousClock.now - start
         return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}
+
+extension Example {
+    /// The prompt as the tokenizer's chat messages (for `Tokenizer.encodeChat` / `applyChatTemplate`).
+    public var chatMessages: [ChatMessage] {
+        messages.map { ChatMessage(role: $0.role, content: $0.content) }
     }
 }
 

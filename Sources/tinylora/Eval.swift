@@ -16,8 +16,8 @@ struct Eval: ParsableCommand {
         --suffix (default: the paper's ' Let's think step by step and output the final answer after "####".'), \
         after a --system message if given; "messages" records are sent as they are. All prompts are generated \
         together, at most --batch sequences at a time; the default is greedy decoding. The answer of a \
-        completion is the number after its last ####, else in its last \\boxed{}, else after "the answer is", \
-        else its last number; it is correct when it equals the gold answer as a number (1,000 = 1000.0; 0.5 = \
+        completion is the number right after its last "####", else in its last \\boxed{}, else after "the \
+        answer is", else its last number; it is correct when it equals the gold answer as a number (1,000 = 1000.0; 0.5 = \
         1/2). Accuracy is over all completions (items x samples) with a Wilson 95% interval. With --out DIR: \
         DIR/results.jsonl (one row per completion: id, sample, prompt, completion, extracted, extraction_rule, \
         gold, correct, finish_reason, tokens) and DIR/summary.json. --json prints \
@@ -76,6 +76,7 @@ struct Eval: ParsableCommand {
         // Everything that can fail on bad input is checked before the model is loaded.
         let format = PromptFormat(systemMessage: system, instructionSuffix: suffix ?? PromptFormat.paperSuffix)
         let dataset = try Dataset.load(data, prompt: format).prefix(limit)
+        try Evaluation.checkScorable(dataset)
         if let out { try prepareOutputDirectory(out) }
         let adapterFile = try adapterOption.read()
         let opened = try modelOptions.open()
@@ -86,7 +87,7 @@ struct Eval: ParsableCommand {
         let parameters = Evaluation.parameters(tokenizer: tokenizer, maxNewTokens: maxTokens, temperature: temperature,
                                                topP: topP, samples: samples, concurrency: batch, seed: seed)
         let evaluation = Evaluation(generator: Generator(model: model), tokenizer: tokenizer, parameters: parameters)
-        let progress = ProgressLine()
+        let progress = EvalProgressLine()
         let report = try evaluation.run(dataset, progress: progress.enabled ? { progress.show($0) } : nil)
         progress.finish()
 
@@ -135,21 +136,20 @@ struct Eval: ParsableCommand {
     }
 }
 
-/// "eval 37/200  accuracy 41.2%  35.1 tokens/s  ETA 2m10s" on stderr, redrawn in place on a terminal (nothing is
-/// shown when stderr is not a terminal).
-final class ProgressLine {
+/// `eval 37/200  acc 0.412  tok/s 35  ETA 0:02:10` on stderr (the training line's style), redrawn in place on a
+/// terminal; nothing is shown when stderr is not a terminal.
+final class EvalProgressLine {
     let enabled = isatty(2) != 0
-    private var lastDraw = 0.0
+    private var lastDraw = -1.0
     private var drawn = false
 
     func show(_ p: EvaluationProgress) {
         guard p.seconds - lastDraw >= 0.25 || p.finished == p.total else { return }
         lastDraw = p.seconds
         let rate = Double(p.generatedTokens) / max(p.seconds, 1e-9)
-        let remaining = p.finished > 0 ? p.seconds / Double(p.finished) * Double(p.total - p.finished) : 0
-        let accuracy = p.finished > 0 ? 100 * Double(p.correct) / Double(p.finished) : 0
-        let line = String(format: "\reval %d/%d  accuracy %.1f%%  %.1f tokens/s  ETA %dm%02ds\u{1B}[K", p.finished, p.total,
-                          accuracy, rate, Int(remaining) / 60, Int(remaining) % 60)
+        let accuracy = p.finished > 0 ? String(format: "%.3f", Double(p.correct) / Double(p.finished)) : "-"
+        let eta = p.finished > 0 ? ProgressLine.duration(p.seconds / Double(p.finished) * Double(p.total - p.finished)) : "-:--:--"
+        let line = "\reval \(p.finished)/\(p.total)  acc \(accuracy)  tok/s \(Int(rate.rounded()))  ETA \(eta)\u{1B}[K"
         FileHandle.standardError.write(Data(line.utf8))
         drawn = true
     }

@@ -147,6 +147,8 @@ final class EvalCLITests: XCTestCase {
             (dir + "/missing.jsonl", "not found"),
             ("gsm8k-train", "not a built-in name"),
             ("arith:steps=12", "steps must be"),
+            (try write("nogold.jsonl", "{\"prompt\": \"a\", \"answer\": 1}\n{\"prompt\": \"b\", \"completion\": \"no hashes\"}\n"),
+             "1 item(s) have no gold answer to score against, first nogold-1"),
         ]
         for (data, fragment) in cases {
             let r = try CLI.run(["eval", "--model", model, "--data", data, "--json"])
@@ -155,6 +157,9 @@ final class EvalCLITests: XCTestCase {
         }
         let file = try write("a-file", "x")
         assertCleanError(try CLI.run(["eval", "--model", model, "--data", "arith:n=2", "--out", file]), contains: "is not a directory")
+        // A prompt longer than the model's context is refused, naming the item (after the model is loaded).
+        let long = try write("long.jsonl", "{\"question\": \"" + String(repeating: "apple ", count: 9000) + "\", \"answer\": \"1\", \"id\": \"huge\"}\n")
+        assertCleanError(try CLI.run(["eval", "--model", model, "--data", long]), contains: "example huge: its prompt has")
         let usage = try CLI.run(["eval", "--model", model, "--data", "arith", "--limit", "0"])
         XCTAssertNotEqual(usage.status, 0)
         XCTAssertTrue(usage.stderr.contains("--limit must be >= 1"), usage.stderr)

@@ -10,7 +10,8 @@ final class RewardTests: XCTestCase {
         XCTAssertEqual(format.reward(completion: "#### 5", example: example), 1, "format does not look at correctness")
         XCTAssertEqual(format.reward(completion: "The answer is 4", example: example), 0)
         XCTAssertEqual(format.reward(completion: "#### four", example: example), 0)
-        XCTAssertEqual(format.reward(completion: "#### 4\n####", example: example), 0, "the last #### counts")
+        XCTAssertEqual(format.reward(completion: "#### Step 1\n2 + 2 = 4", example: example), 0, "a heading is not an answer")
+        XCTAssertEqual(format.reward(completion: "#### 4\n#### Done", example: example), 1)
     }
 
     func testExactMatchWithoutGoldIsZero() {
