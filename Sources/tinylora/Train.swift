@@ -102,7 +102,7 @@ struct Train: ParsableCommand {
     @Flag(help: "GRPO: give no loss to completions cut at --max-tokens.")
     var maskTruncated = false
 
-    @Option(help: "Reward: weighted sum of built-in functions, e.g. 'correct' or 'correct+0.2*format'.")
+    @Option(help: "Reward: built-in functions with weights, e.g. 'correct' or 'correct,format=0.2' (correct: 1 when the extracted answer equals the gold one; format: 1 when the completion ends with a '#### N' answer).")
     var reward: String = "correct"
 
     @Option(help: "Seed of the data order and the rollout sampling.")
