@@ -41,7 +41,7 @@ struct AdapterSizingOptions: ParsableArguments {
         let method = try AdapterMethod(parsing: kind)
         var structuredSize: Int? = nil
         if structured {
-            structuredSize = structuredLayers ?? Int(Int32.max)
+            structuredSize = structuredLayers ?? Tying.allLayers
         } else if structuredLayers != nil {
             throw CLIError("--structured-layers needs --structured")
         }
@@ -60,7 +60,7 @@ struct AdapterSizingOptions: ParsableArguments {
 /// The tying for people: structured tying over all targeted layers shows as such (not as its huge layer count).
 func tyingText(_ tying: Tying) -> String {
     switch tying {
-    case .structured(let n) where n >= Int(Int32.max): "structured (by kind, all targeted layers)"
+    case .structured(let n) where n >= Tying.allLayers: "structured (by kind, all targeted layers)"
     case .structured(let n): "structured (by kind, \(n) layers per group)"
     case .tiled(let n): "every \(n) modules"
     case .ratio(let x): "weight tying ratio \(x)"
