@@ -69,11 +69,12 @@ func writeMerged(opened: OpenedModel, adapterPath: String, out: String, toGGUF: 
             var files: [String: Data] = [:]
             var extraConfig: [String: Any] = [:]
             if let gguf = opened.gguf {
-                // The GGUF's tokenizer as Hugging Face files; config.json gets the same special token ids.
+                // The GGUF's tokenizer as Hugging Face files; config.json gets the same special token ids. A GGUF
+                // whose tokenizer cannot be expressed (not byte-level BPE) still gives the model, without them.
                 do {
                     files = try Tokenizer.huggingFaceFiles(gguf: gguf)
                 } catch let error as TokenizerError {
-                    throw CLIError("cannot write the tokenizer files of \(out): \(error.description)")
+                    FileHandle.standardError.write(Data("warning: \(out) gets no tokenizer files: \(error.description)\n".utf8))
                 }
                 if let data = files["generation_config.json"],
                    let generation = try JSONSerialization.jsonObject(with: data) as? [String: Any] {

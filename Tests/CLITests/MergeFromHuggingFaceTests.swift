@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 import XCTest
 
 /// A Hugging Face directory as the source of `merge`, `export` and `adapter init`, running the binary on SmolLM2-135M:
@@ -89,5 +90,29 @@ final class MergeFromHuggingFaceTests: XCTestCase {
         // A merged GGUF needs a GGUF source.
         assertCleanError(try CLI.run(["merge", "--model", hf, "--adapter", second, "--out", dir + "/x.gguf"]),
                          contains: "needs a GGUF model")
+    }
+
+    /// A GGUF whose tokenizer cannot be written as Hugging Face files still merges into a directory (config.json and
+    /// model.safetensors), with a one-line warning naming the problem.
+    func testGGUFWithUnsupportedTokenizerMergesWithoutTokenizerFiles() throws {
+        let source = try GGUFFile(path: try CLI.modelPath("smollm2-135m"))
+        var writer = GGUFWriter()
+        for key in source.metadataKeys {
+            try writer.set(key, key == "tokenizer.ggml.pre" ? .string("no-such-pre") : try XCTUnwrap(source.metadata[key]))
+        }
+        for t in source.tensors {
+            try writer.addTensor(name: t.name, dims: t.dims, type: t.type, bytes: [UInt8](source.rawData(t)))
+        }
+        let gguf = dir + "/odd-tokenizer.gguf"
+        try writer.write(to: gguf)
+        let adapter = dir + "/zero.tla"
+        _ = try run(["adapter", "init", "--model", gguf, "--out", adapter])
+        let hf = dir + "/merged"
+        let r = try run(["merge", "--model", gguf, "--adapter", adapter, "--out", hf, "--dtype", "bf16"])
+        XCTAssertEqual(r.stdoutLines.last, hf)
+        XCTAssertEqual(r.stderrLines.count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("warning: ") && r.stderr.contains("no-such-pre"), r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: hf + "/model.safetensors"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: hf + "/tokenizer.json"))
     }
 }
