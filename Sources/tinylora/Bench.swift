@@ -54,7 +54,6 @@ struct Bench: ParsableCommand {
         guard promptTokens >= 1 else { throw ValidationError("--prompt-tokens must be >= 1") }
         guard newTokens >= 2 else { throw ValidationError("--new-tokens must be >= 2 (one comes from the prefill)") }
         guard weights == "fp32" else { throw ValidationError("--weights: only fp32 is supported") }
-        guard factorRank >= 1 else { throw ValidationError("--factor-rank must be >= 1") }
     }
 
     func run() throws {
@@ -105,6 +104,7 @@ struct Bench: ParsableCommand {
 
     /// --factors: the wall-clock time of `FrozenBase.build` over all seven projections of every layer.
     func runFactors() throws {
+        guard factorRank >= 1 else { throw CLIError("--factor-rank must be >= 1, not \(factorRank)") }
         let opened = try modelOptions.open()
         let config = try opened.config()
         let plan = try AdapterPlan(configuration: AdapterConfiguration(method: .tinyLoRA, rank: factorRank), model: config)
