@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Transformer", dependencies: ["Numerics", "ModelFiles"], swiftSettings: optimizedCpuFlags),
         .target(name: "Generation", dependencies: ["Transformer", "Tokenizers"], swiftSettings: cpuFlags),
         .target(name: "Adapters", dependencies: ["Transformer", "Numerics", "ModelFiles", "CBLAS"], swiftSettings: cpuFlags),
-        .target(name: "Tasks", dependencies: ["ModelFiles"], swiftSettings: cpuFlags),
+        .target(name: "Tasks", dependencies: ["ModelFiles", "Tokenizers", "Numerics"], swiftSettings: cpuFlags),
         .target(name: "Training", dependencies: ["Transformer", "Numerics", "ModelFiles", "Adapters", "Generation", "Tokenizers", "Tasks",
                                                  .product(name: "Yams", package: "Yams")], swiftSettings: cpuFlags),
         .executableTarget(
@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "ModelFiles", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "AdaptersTests", dependencies: ["Adapters", "Transformer", "ModelFiles", "Numerics", "CBLAS"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "Transformer", "Tokenizers", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
-        .testTarget(name: "TasksTests", dependencies: ["Tasks", "ModelFiles"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
+        .testTarget(name: "TasksTests", dependencies: ["Tasks", "ModelFiles", "Tokenizers"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Tasks", "Adapters", "Transformer", "Generation", "Tokenizers", "ModelFiles", "Numerics"], resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
         // Runs the built `tinylora` executable (found beside the test bundle) on the real models.
         .testTarget(name: "CLITests", dependencies: ["ModelFiles"], swiftSettings: cpuFlags),

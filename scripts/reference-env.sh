@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates (once) the Python environment used only to regenerate golden fixtures and to run the reference side of
 # the benchmark: pinned CPU torch, transformers, gguf, peft, llama-cpp-python and friends. The Swift product never needs
-# it. Idempotent: an environment that already holds the pinned versions is left alone.
+# it (trl only for the GRPO loss fixture). Idempotent: an environment that already holds the pinned versions is left alone.
 # Prints the path of the environment's python as its last line.
 set -euo pipefail
 home="${TINYLORA_HOME:-$HOME/.cache/tinylora}"
@@ -9,7 +9,7 @@ venv="$home/venv-ref"
 py="$venv/bin/python"
 # name==version as pip spells them; torch comes from the machine image's CPU wheel when there is one.
 pins=(torch==2.13.0 transformers==5.23.0 gguf==0.19.0 jinja2==3.1.6 numpy==2.4.6 sentencepiece==0.2.3
-      accelerate==1.15.0 peft==0.21.2 llama-cpp-python==0.3.36)
+      accelerate==1.15.0 peft==0.21.2 llama-cpp-python==0.3.36 trl==1.16.0)
 
 missing() {  # prints the pins the environment lacks (version compared without a +local suffix)
     "$py" - "${pins[@]}" <<'PY'

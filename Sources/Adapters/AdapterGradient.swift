@@ -8,10 +8,36 @@ extension Adapter {
     /// - LoRA-XS: `∂L/∂R_g = Σ_{m in group g} ∂L/∂R_m`.
     /// - LoRA: per module `∂L/∂A` `[r, in]` then `∂L/∂B` `[out, r]` (with `R = (α/r)·I` inside the backward).
     ///
-    /// `weights[i]` has `tokens[i].count − 1` values: `w_t` weights the prediction of token t+1. The frozen base
+    /// `weights[i]` has `tokens[i].count − 1` values: `w_t` weights the prediction of token t+1, whose
+    /// log-probability is taken at `temperature` T (`log softmax(z/T)`, as TRL does for GRPO). The frozen base
     /// weights get no gradient (see `TransformerModel.backward`, which also explains `vocabularyChunk`).
-    public func lossAndGradient(model: TransformerModel, tokens: [[Int]], weights: [[Float]],
-                                vocabularyChunk: Int = 32) throws -> (loss: Double, gradient: [Float]) {
+    public func lossAndGradient(model: TransformerModel, tokens: [[Int]], weights: [[Float]], temperature: Float = 1,
+                                vocabularyChunk: Int = 128) throws -> (loss: Double, gradient: [Float]) {
+        try withAttached(to: model) {
+            try model.backward(tokens: tokens, weights: weights, temperature: temperature,
+                               vocabularyChunk: vocabularyChunk)
+        }
+    }
+
+    /// As `lossAndGradient(model:tokens:weights:…)`, with the weights computed from the current per-token
+    /// log-probabilities (see `TransformerModel.backward(tokens:completionStart:temperature:vocabularyChunk:weights:)`):
+    /// `weights(i, logps)` gets the log-probabilities (at temperature T, adapter on) of tokens
+    /// `completionStart[i] ..< count` of sequence i and returns one weight per token. With w = ∂loss/∂logp (e.g.
+    /// `GRPOLoss` coefficients) the gradient is ∂loss/∂parameters.
+    public func lossAndGradient(model: TransformerModel, tokens: [[Int]], completionStart: [Int]? = nil,
+                                temperature: Float = 1, vocabularyChunk: Int = 128,
+                                weights: (_ sequence: Int, _ logps: [Float]) throws -> [Float]) throws
+        -> (loss: Double, gradient: [Float]) {
+        try withAttached(to: model) {
+            try model.backward(tokens: tokens, completionStart: completionStart, temperature: temperature,
+                               vocabularyChunk: vocabularyChunk, weights: weights)
+        }
+    }
+
+    /// Zeroes the deltas' gradients, attaches them to `model`, runs `body` (a backward), restores the model's
+    /// previous hooks and returns body's value with the collected gradient.
+    private func withAttached(to model: TransformerModel, _ body: () throws -> Double) throws
+        -> (loss: Double, gradient: [Float]) {
         try checkShapes(model)
         let previous = plan.modules.map { Adapter.linear(model, $0).delta }
         let trainsFactors = plan.configuration.method == .lora
@@ -21,7 +47,7 @@ extension Adapter {
         }
         try attach(to: model)
         defer { for (m, d) in zip(plan.modules, previous) { Adapter.linear(model, m).delta = d } }
-        let loss = try model.backward(tokens: tokens, weights: weights, vocabularyChunk: vocabularyChunk)
+        let loss = try body()
         return (loss, collectGradient())
     }
 

@@ -33,6 +33,13 @@ public final class AtomicFileWriter {
         buffer.reserveCapacity(Self.bufferLimit)
     }
 
+    /// Writes `bytes` to `path` atomically in one call.
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let writer = try AtomicFileWriter(path: path)
+        try writer.write(bytes)
+        try writer.commit()
+    }
+
     deinit {
         if fd >= 0 {
             close(fd)

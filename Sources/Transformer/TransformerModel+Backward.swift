@@ -2,25 +2,31 @@ import Foundation
 import Numerics
 
 extension TransformerModel {
-    /// The weighted log-likelihood of whole sequences and its backward pass to every `LinearDelta` hooked into the
-    /// model (their parameter gradients accumulate; frozen weights, norms and embeddings get no gradient):
+    /// Bytes of per-layer activations a sequence's backward may keep from its forward (1.5 GB: ~1100 tokens on
+    /// Qwen2.5-0.5B); longer sequences recompute each layer's activations instead (slower, same result).
+    nonisolated(unsafe) public static var recordedActivationBudget = 1_500_000_000
+
+    /// The weighted log-likelihood of whole sequences at temperature T and its backward pass to every `LinearDelta`
+    /// hooked into the model (their parameter gradients accumulate; frozen weights, norms and embeddings get no
+    /// gradient):
     ///
-    ///     L = Σ_sequences Σ_{t < T−1} w_t · log p(token_{t+1} | tokens_{≤t})
+    ///     L = Σ_sequences Σ_{t < T−1} w_t · log softmax(z_t / T)[token_{t+1}]      (z_t: logits at position t)
     ///
     /// `weights[i]` holds `tokens[i].count − 1` finite values (`w_t` weights the prediction of token t+1; rows with
     /// w_t = 0 cost nothing in the head). Each sequence runs alone from position 0 (its own temporary cache).
     ///
-    /// Memory: the input `[T, hidden]` of every layer is saved during the forward, each layer's activations are
-    /// recomputed inside its backward, and the head (`logits = RMSNorm(x)·γ·W_headᵀ`, log-softmax,
-    /// `dlogits_j = w_t·(1[j = target] − softmax_j)`, `dx = RMSNorm'ᵀ·(dlogits·W_head)`) runs `vocabularyChunk` rows
-    /// at a time, so no `[T, vocab]` matrix is ever held. Returns L (summed in Double).
-    public func backward(tokens: [[Int]], weights: [[Float]], vocabularyChunk: Int = 32) throws -> Double {
+    /// Memory: the input `[T, hidden]` of every layer is saved during the forward, and so are the activations each
+    /// layer's backward needs (`LayerActivations`, ~57 KB per token per layer on Qwen2.5-0.5B) while their total
+    /// stays within `recordedActivationBudget`; beyond it each layer's are recomputed before its backward. The head (see `LanguageModelHead.swift`: `dz_j = (w_t/T)·(1[j = target]
+    /// − softmax_j(z/T))`) runs `vocabularyChunk` rows at a time, so no `[T, vocab]` matrix is ever held. Returns L
+    /// (summed in Double).
+    public func backward(tokens: [[Int]], weights: [[Float]], temperature: Float = 1, vocabularyChunk: Int = 128) throws
+        -> Double {
         guard tokens.count == weights.count else {
             throw TransformerError("backward: \(tokens.count) sequences but \(weights.count) weight lists")
         }
-        guard vocabularyChunk >= 1 else { throw TransformerError("backward: vocabulary chunk must be ≥ 1") }
+        try checkBackwardArguments(tokens: tokens, temperature: temperature, vocabularyChunk: vocabularyChunk)
         for (i, (seq, w)) in zip(tokens, weights).enumerated() {
-            guard !seq.isEmpty else { throw TransformerError("backward: sequence \(i) has no tokens") }
             guard w.count == seq.count - 1 else {
                 throw TransformerError("backward: sequence \(i) has \(seq.count) tokens, so \(seq.count - 1) weights, "
                     + "not \(w.count)")
@@ -29,81 +35,161 @@ extension TransformerModel {
                 throw TransformerError("backward: weight \(bad) of sequence \(i) is not finite")
             }
         }
+        let used = zip(tokens, weights).filter { $0.1.contains(where: { $0 != 0 }) }
+        guard let longest = used.map(\.0.count).max() else { return 0 }
+        let workspace = BackwardWorkspace(model: self, rows: longest)
         var loss = 0.0
-        for (seq, w) in zip(tokens, weights) {
-            loss += try sequenceBackward(seq, weights: w, vocabularyChunk: vocabularyChunk)
+        for (seq, w) in used {
+            loss += try sequenceBackward(seq, temperature: temperature, vocabularyChunk: vocabularyChunk,
+                                         firstScored: nil, workspace: workspace) { _ in w }
         }
         return loss
     }
 
-    private func sequenceBackward(_ tokens: [Int], weights: [Float], vocabularyChunk: Int) throws -> Double {
-        let t = tokens.count, hidden = config.hiddenSize, vocab = config.vocabularySize, eps = config.rmsNormEpsilon
-        let cache = makeCache(slots: 1, capacity: t)
-        let layout = try BatchLayout(tokens: [tokens], slots: [0], cache: cache, vocabularySize: vocab,
+    /// The same backward with weights computed from the current log-probabilities, so one forward serves both
+    /// (e.g. PPO importance ratios and the loss's per-token derivative):
+    ///
+    ///     logp_t = log softmax(z_{t−1} / T)[token_t]    for t in start ..< count   (start = completionStart[i], ≥ 1)
+    ///     w      = weights(i, logp)                      (count − start values, one per scored token)
+    ///     L      = Σ_i Σ_t w_t · logp_t,   backward as `backward(tokens:weights:temperature:vocabularyChunk:)`
+    ///
+    /// For each sequence in turn: the forward runs, the head computes `logp` for the scored tokens (chunked), the
+    /// closure is called, then the head and layer backward run with its weights (tokens before `start` get weight 0).
+    /// `completionStart` nil scores every token after the first (start 1, `count − 1` values). Returns L.
+    public func backward(tokens: [[Int]], completionStart: [Int]? = nil, temperature: Float = 1,
+                         vocabularyChunk: Int = 128,
+                         weights: (_ sequence: Int, _ logps: [Float]) throws -> [Float]) throws -> Double {
+        try checkBackwardArguments(tokens: tokens, temperature: temperature, vocabularyChunk: vocabularyChunk)
+        let starts = try TransformerModel.scoredStarts(tokens: tokens, completionStart: completionStart, caller: "backward")
+        guard let longest = tokens.map(\.count).max() else { return 0 }
+        let workspace = BackwardWorkspace(model: self, rows: longest)
+        var loss = 0.0
+        for (i, seq) in tokens.enumerated() {
+            loss += try sequenceBackward(seq, temperature: temperature, vocabularyChunk: vocabularyChunk,
+                                         firstScored: starts[i], workspace: workspace) { logps in
+                let w = try weights(i, logps)
+                guard w.count == logps.count else {
+                    throw TransformerError("backward: the weights of sequence \(i) have \(w.count) values for "
+                        + "\(logps.count) scored tokens")
+                }
+                if let bad = w.firstIndex(where: { !$0.isFinite }) {
+                    throw TransformerError("backward: weight \(bad) of sequence \(i) is not finite")
+                }
+                return [Float](repeating: 0, count: starts[i] - 1) + w
+            }
+        }
+        return loss
+    }
+
+    func checkBackwardArguments(tokens: [[Int]], temperature: Float, vocabularyChunk: Int) throws {
+        guard vocabularyChunk >= 1 else { throw TransformerError("backward: vocabulary chunk must be ≥ 1") }
+        guard temperature.isFinite, temperature > 0 else {
+            throw TransformerError("backward: temperature must be finite and > 0, not \(temperature)")
+        }
+        for (i, seq) in tokens.enumerated() where seq.isEmpty {
+            throw TransformerError("backward: sequence \(i) has no tokens")
+        }
+    }
+
+    /// Per sequence, the first scored token index (default 1), checked to lie in `1 ..< count` (or equal count:
+    /// nothing scored).
+    static func scoredStarts(tokens: [[Int]], completionStart: [Int]?, caller: String) throws -> [Int] {
+        guard let completionStart else { return tokens.map { _ in 1 } }
+        guard completionStart.count == tokens.count else {
+            throw TransformerError("\(caller): \(tokens.count) sequences but \(completionStart.count) completion starts")
+        }
+        for (i, (s, seq)) in zip(completionStart, tokens).enumerated() where s < 1 || s > seq.count {
+            throw TransformerError("\(caller): completion start \(s) of sequence \(i) is outside 1 ... \(seq.count)")
+        }
+        return completionStart
+    }
+
+    /// One sequence: forward (saving each layer's input and, within the budget, its activations),
+    /// `weightsFor(logps of tokens[firstScored...])` → `count − 1` weights, head backward, layer backward. With
+    /// `firstScored` nil (fixed weights) no log-probability is computed and `weightsFor` receives an empty array.
+    private func sequenceBackward(_ tokens: [Int], temperature: Float, vocabularyChunk: Int, firstScored: Int?,
+                                  workspace w: BackwardWorkspace,
+                                  weightsFor: ([Float]) throws -> [Float]) throws -> Double {
+        let t = tokens.count, hidden = config.hiddenSize
+        w.cache.reset(slot: 0)
+        let layout = try BatchLayout(tokens: [tokens], slots: [0], cache: w.cache, vocabularySize: config.vocabularySize,
                                      contextLength: config.contextLength)
-        guard weights.contains(where: { $0 != 0 }) else { return 0 }  // nothing to differentiate
         let layerCount = layers.count
         // inputs[l] = input of layer l; inputs[L] = final hidden state.
-        let inputs = UnsafeMutablePointer<Float>.allocate(capacity: (layerCount + 1) * t * hidden)
-        defer { inputs.deallocate() }
+        let inputs = w.inputs
         embedding.withUnsafeBufferPointer { e in
             for (row, id) in tokens.enumerated() {
-                (inputs + row * hidden).initialize(from: e.baseAddress! + id * hidden, count: hidden)
+                (inputs + row * hidden).update(from: e.baseAddress! + id * hidden, count: hidden)
             }
         }
         let tables = RoPETables(rope: rope, positions: layout.positions)
         defer { tables.deallocate() }
-        do {
-            let scratch = Scratch(rows: t, config: config)
-            for (l, layer) in layers.enumerated() {
-                let x = inputs + (l + 1) * t * hidden
-                x.initialize(from: inputs + l * t * hidden, count: t * hidden)
-                layer.forward(x, layout: layout, cache: cache, layer: l, config: config, rope: rope, ropeTables: tables,
-                              scratch: scratch, threads: threads)
-            }
+        // With every layer's activations kept (w.recordsAll), the backward uses them; otherwise one buffer is reused
+        // and each layer's activations are recomputed from its saved input just before its backward.
+        for (l, layer) in layers.enumerated() {
+            let x = inputs + (l + 1) * t * hidden
+            x.update(from: inputs + l * t * hidden, count: t * hidden)
+            layer.forwardRecording(x, layout: layout, cache: w.cache, layer: l, config: config, rope: rope,
+                                   ropeTables: tables, into: w.activations(layer: l), scratch: w.recordingScratch,
+                                   threads: threads)
         }
 
-        // Head, in chunks of rows with non-zero weight.
         let final = inputs + layerCount * t * hidden
-        let dx = UnsafeMutablePointer<Float>.allocate(capacity: t * hidden)
-        dx.initialize(repeating: 0, count: t * hidden)
-        defer { dx.deallocate() }
-        let rows = (0 ..< t - 1).filter { weights[$0] != 0 }
-        let chunk = min(vocabularyChunk, max(rows.count, 1))
-        let normed = UnsafeMutablePointer<Float>.allocate(capacity: chunk * hidden)
-        let dNormed = UnsafeMutablePointer<Float>.allocate(capacity: chunk * hidden)
-        let logits = UnsafeMutablePointer<Float>.allocate(capacity: chunk * vocab)
-        defer { normed.deallocate(); dNormed.deallocate(); logits.deallocate() }
-        var loss = 0.0
-        finalNorm.withUnsafeBufferPointer { gamma in
-            let γ = gamma.baseAddress!
-            for start in stride(from: 0, to: rows.count, by: chunk) {
-                let part = rows[start ..< min(start + chunk, rows.count)]
-                for (i, r) in part.enumerated() {
-                    Kernels.rmsNorm(final + r * hidden, weight: γ, rows: 1, n: hidden, eps: eps, into: normed + i * hidden)
-                }
-                lmHead.forward(normed, rows: part.count, into: logits, threads: threads)
-                for (i, r) in part.enumerated() {
-                    let row = logits + i * vocab, w = weights[r], target = tokens[r + 1]
-                    let lse = Kernels.logSumExp(row, count: vocab)
-                    loss += Double(w) * Double(row[target] - lse)
-                    for j in 0 ..< vocab { row[j] = -w * expf(row[j] - lse) }
-                    row[target] += w
-                }
-                lmHead.backward(normed, rows: part.count, outputGradient: logits, into: dNormed, accumulate: false,
-                                threads: threads)
-                for (i, r) in part.enumerated() {
-                    BackwardKernels.rmsNorm(final + r * hidden, weight: γ, rows: 1, n: hidden, eps: eps,
-                                            outputGradient: dNormed + i * hidden, addingTo: dx + r * hidden)
-                }
-            }
+        var logps: [Float] = []
+        if let firstScored {
+            let scoredRows = Array(firstScored - 1 ..< t - 1)
+            logps = headLogProbabilities(final, rows: scoredRows, targets: scoredRows.map { tokens[$0 + 1] },
+                                         temperature: temperature, chunk: vocabularyChunk)
         }
-
-        let scratch = BackwardScratch(rows: t, config: config)
+        let weights = try weightsFor(logps)
+        guard weights.contains(where: { $0 != 0 }) else { return 0 }
+        let dx = w.dx
+        dx.update(repeating: 0, count: t * hidden)
+        let loss = headBackward(final, rows: Array(0 ..< t - 1), targets: Array(tokens.dropFirst()), weights: weights,
+                                temperature: temperature, chunk: vocabularyChunk, addingTo: dx)
         for l in stride(from: layerCount - 1, through: 0, by: -1) {
-            layers[l].backward(input: inputs + l * t * hidden, gradient: dx, layout: layout, cache: cache, layer: l,
-                               config: config, rope: rope, ropeTables: tables, scratch: scratch, threads: threads)
+            let input = inputs + l * t * hidden
+            let a = w.activations(layer: l)
+            if !w.recordsAll {
+                // Recompute (rewriting this layer's keys and values in the cache with the same values).
+                w.layerInput.update(from: input, count: t * hidden)
+                layers[l].forwardRecording(w.layerInput, layout: layout, cache: w.cache, layer: l, config: config,
+                                           rope: rope, ropeTables: tables, into: a, scratch: w.recordingScratch,
+                                           threads: threads)
+            }
+            layers[l].backward(recorded: a, input: input, gradient: dx, layout: layout, cache: w.cache, layer: l,
+                               config: config, ropeTables: tables, scratch: w.backwardScratch, threads: threads)
         }
         return loss
+    }
+}
+
+/// Buffers of a backward call, sized for its longest sequence and reused by every sequence (fresh allocations per
+/// sequence cost page faults): the layer inputs `[(L+1), T, hidden]`, `dx` `[T, hidden]`, the cache, scratch, and
+/// either every layer's `LayerActivations` (when they fit `TransformerModel.recordedActivationBudget`) or one.
+final class BackwardWorkspace {
+    let recordsAll: Bool
+    let cache: KVCache
+    let inputs, dx, layerInput: UnsafeMutablePointer<Float>
+    let recordingScratch: RecordingScratch
+    let backwardScratch: BackwardScratch
+    private let kept: [LayerActivations]
+
+    init(model: TransformerModel, rows t: Int) {
+        let c = model.config, layers = c.layerCount
+        recordsAll = layers * t * LayerActivations.bytesPerRow(c) <= TransformerModel.recordedActivationBudget
+        cache = model.makeCache(slots: 1, capacity: t)
+        inputs = .allocate(capacity: (layers + 1) * t * c.hiddenSize)
+        dx = .allocate(capacity: t * c.hiddenSize)
+        layerInput = .allocate(capacity: t * c.hiddenSize)
+        recordingScratch = RecordingScratch(rows: t, config: c)
+        backwardScratch = BackwardScratch(rows: t, config: c)
+        kept = (0 ..< (recordsAll ? layers : 1)).map { _ in LayerActivations(rows: t, config: c) }
+    }
+
+    func activations(layer: Int) -> LayerActivations { recordsAll ? kept[layer] : kept[0] }
+
+    deinit {
+        for p in [inputs, dx, layerInput] { p.deallocate() }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Training
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +13,7 @@ struct TinyLoRA: ParsableCommand {
         --model accepts a built-in name (smollm2-135m, qwen2.5-coder-0.5b; fetched into $TINYLORA_HOME/models \
         on first use), a .gguf file or a Hugging Face model directory (holding config.json).
         """,
-        subcommands: [Fetch.self, Info.self, Tokenize.self, Score.self, Generate.self, Bench.self, Plan.self, AdapterCommand.self, Merge.self, Export.self]
+        subcommands: [Fetch.self, Info.self, Tokenize.self, Score.self, Generate.self, Bench.self, Plan.self, AdapterCommand.self, Merge.self, Export.self, Eval.self, Train.self, Plot.self, Demo.self]
     )
 }
 
@@ -22,9 +23,22 @@ struct TinyLoRA: ParsableCommand {
 enum Main {
     static func main() {
         let command: ParsableCommand
+        // `--config FILE` (train) is expanded into options before parsing; the command line wins.
+        let expansion: ConfigFile.Expansion
         do {
-            command = try TinyLoRA.parseAsRoot()
+            expansion = try ConfigFile.expansion(Array(CommandLine.arguments.dropFirst()),
+                                                 negatableFlags: [], repeatedKeys: ["stop"])
         } catch {
+            printError(error)
+            exit(1)
+        }
+        do {
+            command = try TinyLoRA.parseAsRoot(expansion.arguments)
+        } catch {
+            if let message = expansion.explain(parseError: TinyLoRA.message(for: error)) {
+                printError(CLIError(message))
+                exit(64)
+            }
             TinyLoRA.exit(withError: error)  // --help, usage errors: ArgumentParser's own text and exit code
         }
         do {
@@ -60,4 +74,10 @@ func oneLine(_ text: String) -> String {
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ message: String) { description = message }
+}
+
+/// Prints a status line on stderr (progress and notes that must not mix with results on stdout).
+func printErr(_ text: String) {
+    (text + "\n").withCString { _ = fputs($0, stderr) }
+    fflush(stderr)
 }

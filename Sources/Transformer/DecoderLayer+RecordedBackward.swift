@@ -1,0 +1,125 @@
+import Numerics
+
+/// One block's forward activations over `T` rows, kept for its backward:
+/// `h1 = RMSNorm(x)·γ₁` `[T, hidden]`, `q` (after RoPE) and `attention` `[T, H·d]`, `xMid = x + attention·Woᵀ` and
+/// `h2 = RMSNorm(xMid)·γ₂` `[T, hidden]`, `gate = h2·Wgᵀ` and `up = h2·Wuᵀ` `[T, ffn]` (≈ 57 KB per row on Qwen2.5-0.5B).
+/// The backward overwrites `gate` and `up` with their gradients.
+final class LayerActivations {
+    let h1, q, attention, xMid, h2, gate, up: UnsafeMutablePointer<Float>
+
+    init(rows t: Int, config c: TransformerConfig) {
+        func make(_ width: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: max(1, t * width)) }
+        h1 = make(c.hiddenSize)
+        q = make(c.queryDim)
+        attention = make(c.queryDim)
+        xMid = make(c.hiddenSize)
+        h2 = make(c.hiddenSize)
+        gate = make(c.intermediateSize)
+        up = make(c.intermediateSize)
+    }
+
+    /// Bytes per row for `config`.
+    static func bytesPerRow(_ c: TransformerConfig) -> Int {
+        4 * (3 * c.hiddenSize + 2 * c.queryDim + 2 * c.intermediateSize)
+    }
+
+    deinit {
+        for p in [h1, q, attention, xMid, h2, gate, up] { p.deallocate() }
+    }
+}
+
+/// Temporaries of `forwardRecording` that are not kept: new keys and values `[T, KV·d]`, the SwiGLU product
+/// `[T, ffn]` and the down projection `[T, hidden]`.
+final class RecordingScratch {
+    let keys, values, act, projected: UnsafeMutablePointer<Float>
+
+    init(rows t: Int, config c: TransformerConfig) {
+        func make(_ width: Int) -> UnsafeMutablePointer<Float> { .allocate(capacity: max(1, t * width)) }
+        keys = make(c.kvDim)
+        values = make(c.kvDim)
+        act = make(c.intermediateSize)
+        projected = make(c.hiddenSize)
+    }
+
+    deinit {
+        for p in [keys, values, act, projected] { p.deallocate() }
+    }
+}
+
+extension DecoderLayer {
+    /// The block's forward (the same operations, in the same order, as `forward`) on `x` `[T, hidden]` in place,
+    /// appending this batch's keys and values to `cache` and recording the activations its backward needs in `a`.
+    func forwardRecording(_ x: UnsafeMutablePointer<Float>, layout: BatchLayout, cache: KVCache, layer: Int,
+                          config c: TransformerConfig, rope: RoPE, ropeTables: RoPETables, into a: LayerActivations,
+                          scratch s: RecordingScratch, threads: Int) {
+        let t = layout.tokenCount, hidden = c.hiddenSize
+        inputNorm.withUnsafeBufferPointer {
+            Kernels.rmsNorm(x, weight: $0.baseAddress!, rows: t, n: hidden, eps: c.rmsNormEpsilon, into: a.h1)
+        }
+        q.forward(a.h1, rows: t, into: a.q, threads: threads)
+        k.forward(a.h1, rows: t, into: s.keys, threads: threads)
+        v.forward(a.h1, rows: t, into: s.values, threads: threads)
+        for row in 0 ..< t {
+            let cosRow = ropeTables.cos + row * ropeTables.width, sinRow = ropeTables.sin + row * ropeTables.width
+            rope.applyRotateHalf(a.q + row * c.queryDim, heads: c.headCount, cos: cosRow, sin: sinRow)
+            rope.applyRotateHalf(s.keys + row * c.kvDim, heads: c.kvHeadCount, cos: cosRow, sin: sinRow)
+            let offset = layout.positions[row] * c.kvDim
+            cache.keys(layer: layer, slot: layout.slots[row]).advanced(by: offset)
+                .update(from: s.keys + row * c.kvDim, count: c.kvDim)
+            cache.values(layer: layer, slot: layout.slots[row]).advanced(by: offset)
+                .update(from: s.values + row * c.kvDim, count: c.kvDim)
+        }
+        Attention.forward(q: a.q, layout: layout, cache: cache, layer: layer, heads: c.headCount,
+                          kvHeads: c.kvHeadCount, headDim: c.headDim, into: a.attention, threads: threads)
+        o.forward(a.attention, rows: t, into: s.projected, threads: threads)
+        Kernels.add(s.projected, into: x, count: t * hidden)
+        a.xMid.update(from: x, count: t * hidden)
+        postAttentionNorm.withUnsafeBufferPointer {
+            Kernels.rmsNorm(x, weight: $0.baseAddress!, rows: t, n: hidden, eps: c.rmsNormEpsilon, into: a.h2)
+        }
+        gate.forward(a.h2, rows: t, into: a.gate, threads: threads)
+        up.forward(a.h2, rows: t, into: a.up, threads: threads)
+        Kernels.siluMul(gate: a.gate, up: a.up, count: t * c.intermediateSize, into: s.act)
+        down.forward(s.act, rows: t, into: s.projected, threads: threads)
+        Kernels.add(s.projected, into: x, count: t * hidden)
+    }
+
+    /// The block's backward from recorded activations (math as in `backward(input:gradient:…)`, without the
+    /// recomputation): `x` is the block's input `[T, hidden]`, `dx` = ∂L/∂(block output) becomes ∂L/∂(block input).
+    /// One whole sequence from position 0 (its keys and values still in `cache`). Consumes `a.gate` and `a.up`.
+    func backward(recorded a: LayerActivations, input x: UnsafePointer<Float>, gradient dx: UnsafeMutablePointer<Float>,
+                  layout: BatchLayout, cache: KVCache, layer: Int, config c: TransformerConfig, ropeTables: RoPETables,
+                  scratch s: BackwardScratch, threads: Int) {
+        let t = layout.tokenCount, hidden = c.hiddenSize, eps = c.rmsNormEpsilon, ffn = t * c.intermediateSize
+        // MLP half.
+        Kernels.siluMul(gate: a.gate, up: a.up, count: ffn, into: s.act)
+        down.backward(s.act, rows: t, outputGradient: dx, into: s.dAct, accumulate: false, threads: threads)
+        BackwardKernels.siluMul(gate: a.gate, up: a.up, outputGradient: s.dAct, count: ffn)
+        gate.backward(a.h2, rows: t, outputGradient: a.gate, into: s.dh, accumulate: false, threads: threads)
+        up.backward(a.h2, rows: t, outputGradient: a.up, into: s.dh, accumulate: true, threads: threads)
+        postAttentionNorm.withUnsafeBufferPointer {
+            BackwardKernels.rmsNorm(a.xMid, weight: $0.baseAddress!, rows: t, n: hidden, eps: eps,
+                                    outputGradient: s.dh, addingTo: dx)
+        }
+        // Attention half.
+        o.backward(a.attention, rows: t, outputGradient: dx, into: s.dAttention, accumulate: false, threads: threads)
+        let slot = layout.sequences[0].slot
+        Attention.backward(q: a.q, keys: cache.keys(layer: layer, slot: slot), values: cache.values(layer: layer, slot: slot),
+                           rows: t, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
+                           outputGradient: s.dAttention, dQ: s.dq, dK: s.dk, dV: s.dv, threads: threads)
+        for row in 0 ..< t {
+            let cosRow = ropeTables.cos + row * ropeTables.width, sinRow = ropeTables.sin + row * ropeTables.width
+            BackwardKernels.ropeRotateHalf(s.dq + row * c.queryDim, heads: c.headCount, headDim: c.headDim,
+                                           cos: cosRow, sin: sinRow)
+            BackwardKernels.ropeRotateHalf(s.dk + row * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim,
+                                           cos: cosRow, sin: sinRow)
+        }
+        q.backward(a.h1, rows: t, outputGradient: s.dq, into: s.dh, accumulate: false, threads: threads)
+        k.backward(a.h1, rows: t, outputGradient: s.dk, into: s.dh, accumulate: true, threads: threads)
+        v.backward(a.h1, rows: t, outputGradient: s.dv, into: s.dh, accumulate: true, threads: threads)
+        inputNorm.withUnsafeBufferPointer {
+            BackwardKernels.rmsNorm(x, weight: $0.baseAddress!, rows: t, n: hidden, eps: eps, outputGradient: s.dh,
+                                    addingTo: dx)
+        }
+    }
+}

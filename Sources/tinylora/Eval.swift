@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import Generation
+import Tasks
+import Training
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score a model (optionally with an adapter) on a dataset of problems with answers.",
+        discussion: """
+        --data takes a JSONL file (.jsonl or .jsonl.gz; records {"question","answer"} in GSM8K style, \
+        {"prompt","completion"} with an optional "answer", or {"messages":[...]}), or a built-in name: gsm8k-test \
+        (the 1319 GSM8K test problems, fetched into $TINYLORA_HOME/data on first use) or \
+        arith[:n=N,seed=S,split=train|test,steps=A-B,max=M] (the built-in arithmetic word problems; default \
+        n=500, seed=0, split=train, steps=1-3, max=20). Questions are sent as one user message ending with \
+        --suffix (default: the paper's ' Let's think step by step and output the final answer after "####".'), \
+        after a --system message if given; "messages" records are sent as they are. All prompts are generated \
+        together, at most --batch sequences at a time; the default is greedy decoding. The answer of a \
+        completion is the number after its last ####, else in its last \\boxed{}, else after "the answer is", \
+        else its last number; it is correct when it equals the gold answer as a number (1,000 = 1000.0; 0.5 = \
+        1/2). Accuracy is over all completions (items x samples) with a Wilson 95% interval. With --out DIR: \
+        DIR/results.jsonl (one row per completion: id, sample, prompt, completion, extracted, extraction_rule, \
+        gold, correct, finish_reason, tokens) and DIR/summary.json. --json prints \
+        {"accuracy":a,"n":n,"ci95":[lo,hi]}; otherwise a summary is printed and a progress line is shown on stderr.
+        """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var adapterOption: AdapterFileOption
+
+    @Option(help: "A JSONL dataset file or a built-in name (gsm8k-test, arith[:...]).")
+    var data: String
+
+    @Option(help: "Score only the first N items.")
+    var limit: Int?
+
+    @Option(help: "Completions per item.")
+    var samples = 1
+
+    @Option(help: "Sampling temperature; 0 = greedy.")
+    var temperature: Float = 0
+
+    @Option(help: "Nucleus sampling: keep the most likely tokens up to this total probability (1 = off).")
+    var topP: Float = 1
+
+    @Option(help: "Random seed for sampling.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Most tokens generated per completion.")
+    var maxTokens = 512
+
+    @Option(help: "Most sequences decoded together.")
+    var batch = 32
+
+    @Option(help: "A system message placed before each question.")
+    var system: String?
+
+    @Option(help: "Text appended to each question (default: the paper's step-by-step instruction; '' for none).")
+    var suffix: String?
+
+    @Option(help: "A directory for results.jsonl and summary.json (created if missing).")
+    var out: String?
+
+    @Flag(help: "Print {\"accuracy\":a,\"n\":n,\"ci95\":[lo,hi]} instead of the readable summary.")
+    var json = false
+
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be >= 1") }
+        guard samples >= 1 else { throw ValidationError("--samples must be >= 1") }
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be >= 1") }
+        guard batch >= 1 else { throw ValidationError("--batch must be >= 1") }
+        guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
+        guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+    }
+
+    func run() throws {
+        // Everything that can fail on bad input is checked before the model is loaded.
+        let format = PromptFormat(systemMessage: system, instructionSuffix: suffix ?? PromptFormat.paperSuffix)
+        let dataset = try Dataset.load(data, prompt: format).prefix(limit)
+        if let out { try prepareOutputDirectory(out) }
+        let adapterFile = try adapterOption.read()
+        let opened = try modelOptions.open()
+        let tokenizer = try opened.tokenizer()
+        let model = try opened.transformer()
+        try adapterOption.attach(adapterFile, to: model, opened: opened)
+
+        let parameters = Evaluation.parameters(tokenizer: tokenizer, maxNewTokens: maxTokens, temperature: temperature,
+                                               topP: topP, samples: samples, concurrency: batch, seed: seed)
+        let evaluation = Evaluation(generator: Generator(model: model), tokenizer: tokenizer, parameters: parameters)
+        let progress = ProgressLine()
+        let report = try evaluation.run(dataset, progress: progress.enabled ? { progress.show($0) } : nil)
+        progress.finish()
+
+        if let out {
+            try report.write(to: out, extra: [
+                ("model", JSON.string(modelOptions.model)), ("adapter", adapterOption.adapter.map(JSON.string) ?? "null"),
+                ("max_tokens", "\(maxTokens)"), ("temperature", JSON.number(temperature)), ("seed", "\(seed)"),
+            ])
+        }
+        if json {
+            print(report.accuracyJSON)
+        } else {
+            printSummary(report)
+        }
+    }
+
+    /// Creates --out (or checks it is a directory) so that a bad path fails before any generation.
+    func prepareOutputDirectory(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw CLIError("--out \(path) exists and is not a directory") }
+        } else {
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            } catch {
+                throw CLIError("cannot create the output directory \(path): \((error as NSError).localizedDescription)")
+            }
+        }
+        guard access(path, W_OK) == 0 else { throw CLIError("--out \(path) is not writable") }
+    }
+
+    func printSummary(_ report: EvaluationReport) {
+        let s = report.summary
+        let percent = { (x: Double) in String(format: "%.1f%%", 100 * x) }
+        print("dataset    \(report.dataset)")
+        print("items      \(report.items)" + (samples > 1 ? " x \(samples) samples" : ""))
+        print("accuracy   \(percent(s.accuracy)) (\(s.correct)/\(s.n)), 95% interval [\(percent(s.ci95.lower)), \(percent(s.ci95.upper))] (Wilson)")
+        if report.truncated > 0 {
+            print("truncated  \(report.truncated) completion(s) reached --max-tokens \(maxTokens)")
+        }
+        print(String(format: "time       %.1f s, %d tokens generated (%.1f tokens/s)", report.seconds,
+                     report.statistics.generatedTokens, Double(report.statistics.generatedTokens) / max(report.seconds, 1e-9)))
+        if let out {
+            print("results    \((out as NSString).appendingPathComponent("results.jsonl")), \((out as NSString).appendingPathComponent("summary.json"))")
+        }
+    }
+}
+
+/// "eval 37/200  accuracy 41.2%  35.1 tokens/s  ETA 2m10s" on stderr, redrawn in place on a terminal (nothing is
+/// shown when stderr is not a terminal).
+final class ProgressLine {
+    let enabled = isatty(2) != 0
+    private var lastDraw = 0.0
+    private var drawn = false
+
+    func show(_ p: EvaluationProgress) {
+        guard p.seconds - lastDraw >= 0.25 || p.finished == p.total else { return }
+        lastDraw = p.seconds
+        let rate = Double(p.generatedTokens) / max(p.seconds, 1e-9)
+        let remaining = p.finished > 0 ? p.seconds / Double(p.finished) * Double(p.total - p.finished) : 0
+        let accuracy = p.finished > 0 ? 100 * Double(p.correct) / Double(p.finished) : 0
+        let line = String(format: "\reval %d/%d  accuracy %.1f%%  %.1f tokens/s  ETA %dm%02ds\u{1B}[K", p.finished, p.total,
+                          accuracy, rate, Int(remaining) / 60, Int(remaining) % 60)
+        FileHandle.standardError.write(Data(line.utf8))
+        drawn = true
+    }
+
+    func finish() {
+        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

@@ -1,0 +1,218 @@
+import Adapters
+import ArgumentParser
+import Foundation
+import ModelFiles
+import Tasks
+import Tokenizers
+import Training
+import Transformer
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train an adapter with GRPO (reinforcement learning on a verifiable reward) or SFT.",
+        discussion: """
+        GRPO: each step samples --group completions for each of --batch prompts (temperature --temperature, at most \
+        --max-tokens new tokens), scores them with --reward (default: 1 when the extracted final answer equals the \
+        gold answer), turns rewards into group-relative advantages and takes --iterations AdamW steps on the clipped \
+        surrogate (TRL GRPOTrainer semantics: --loss-type dapo|grpo|dr_grpo, --epsilon/--epsilon-high, --beta KL to \
+        the base model). SFT: next-token loss on each example's reference completion, prompt masked. \
+        Without --data, training uses the built-in generator (arith:split=train). \
+        Writes DIR/metrics.jsonl (one JSON object per step), checkpoints under DIR/checkpoints (adapter, optimizer \
+        and RNG state, atomic; every --checkpoint-every steps and at the end) and the trained adapter DIR/adapter.tla. \
+        After an interruption (even kill -9), the same command with --resume continues from the last good \
+        checkpoint and ends with the same adapter as an uninterrupted run. Every option can also be given in a YAML \
+        or JSON file with --config (keys are option names; the command line wins); see examples/train-config.yaml.
+        """)
+
+    @Option(help: "YAML or JSON file of options (keys are option names without dashes); command-line options win.")
+    var config: String?
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var sizing: AdapterSizingOptions
+
+    @Option(help: "grpo or sft.")
+    var method: String = "grpo"
+
+    @Option(help: "Seed of the adapter's fixed random projections P (and LoRA's initial A).")
+    var adapterSeed: UInt64 = 42
+
+    @Option(help: "How the saved adapter stores its values: fp32, bf16 or fp16 (training runs in fp32).")
+    var dtype: String = "fp32"
+
+    @Option(help: "Training data: a JSONL file, or a built-in name (arith[:...], gsm8k-test is refused: it is for evaluation).")
+    var data: String = "arith:split=train"
+
+    @Option(help: "A system message placed before each question.")
+    var system: String?
+
+    @Option(help: "Text appended to each question (default: the paper's step-by-step instruction; '' for none).")
+    var suffix: String?
+
+    @Option(help: "Training steps (rollout batches for GRPO, example batches for SFT).")
+    var steps = 20
+
+    @Option(help: "Prompts (GRPO) or examples (SFT) per step.")
+    var batch = 4
+
+    @Option(help: "GRPO: completions sampled per prompt (>= 2).")
+    var group = 4
+
+    @Option(help: "GRPO: most new tokens per sampled completion.")
+    var maxTokens = 256
+
+    @Option(help: "GRPO: sampling temperature of rollouts (log-probabilities are taken at the same temperature).")
+    var temperature: Float = 1
+
+    @Option(help: "GRPO: nucleus sampling of rollouts (1 = off).")
+    var topP: Float = 1
+
+    @Option(help: "Peak learning rate (AdamW).")
+    var lr: Float = 1e-3
+
+    @Option(help: "Learning-rate schedule after warm-up: constant or cosine.")
+    var schedule: String = "constant"
+
+    @Option(help: "Fraction of optimizer steps in linear warm-up.")
+    var warmupRatio: Double = 0
+
+    @Option(help: "AdamW decoupled weight decay.")
+    var weightDecay: Double = 0
+
+    @Option(help: "Clip gradients to this global L2 norm (0 = off).")
+    var maxGradNorm: Float = 1
+
+    @Option(help: "GRPO: lower clip ε of the importance ratio.")
+    var epsilon: Float = 0.2
+
+    @Option(help: "GRPO: upper clip ε (default: --epsilon).")
+    var epsilonHigh: Float?
+
+    @Option(help: "GRPO: KL coefficient β to the base model (the model with the adapter off); 0 = no KL term.")
+    var beta: Float = 0
+
+    @Option(help: "GRPO loss aggregation: dapo (token mean), grpo (sequence mean) or dr_grpo.")
+    var lossType: String = "dapo"
+
+    @Option(help: "GRPO advantage scaling: group, batch or none.")
+    var scaleRewards: String = "group"
+
+    @Option(help: "GRPO: optimizer steps per rollout batch (importance ratios from the second on).")
+    var iterations = 1
+
+    @Flag(help: "GRPO: give no loss to completions cut at --max-tokens.")
+    var maskTruncated = false
+
+    @Option(help: "Reward: weighted sum of built-in functions, e.g. 'correct' or 'correct+0.2*format'.")
+    var reward: String = "correct"
+
+    @Option(help: "Seed of the data order and the rollout sampling.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Save a checkpoint every N steps (and after the last; 0 = only after the last).")
+    var checkpointEvery = 10
+
+    @Option(help: "Checkpoints kept.")
+    var keepCheckpoints = 3
+
+    @Option(help: "Run directory: metrics.jsonl, checkpoints/, adapter.tla.")
+    var out: String
+
+    @Flag(help: "Continue the run in --out from its last good checkpoint.")
+    var resume = false
+
+    @Flag(help: "Print a JSON summary at the end instead of the readable one.")
+    var json = false
+
+    func validate() throws {
+        if let c = config, !FileManager.default.fileExists(atPath: c) {
+            throw ValidationError("--config \(c): no such file")
+        }
+    }
+
+    /// The settings these options describe (checked).
+    func settings() throws -> TrainingSettings {
+        var s = TrainingSettings()
+        guard let m = TrainingMethod(rawValue: method) else { throw CLIError("--method must be grpo or sft, not \(method)") }
+        s.method = m
+        s.steps = steps
+        s.promptsPerStep = batch
+        s.groupSize = group
+        s.maxNewTokens = maxTokens
+        s.temperature = temperature
+        s.topP = topP
+        s.learningRate = lr
+        guard let shape = LearningRateSchedule.Shape(rawValue: schedule) else {
+            throw CLIError("--schedule must be constant or cosine, not \(schedule)")
+        }
+        s.schedule = shape
+        s.warmupRatio = warmupRatio
+        s.weightDecay = weightDecay
+        s.maxGradNorm = maxGradNorm
+        guard let aggregation = LossAggregation(rawValue: lossType) else {
+            throw CLIError("--loss-type must be dapo, grpo or dr_grpo, not \(lossType)")
+        }
+        s.loss = GRPOLossConfiguration(epsilonLow: epsilon, epsilonHigh: epsilonHigh, beta: beta, aggregation: aggregation)
+        guard let scaling = RewardScaling(rawValue: scaleRewards) else {
+            throw CLIError("--scale-rewards must be group, batch or none, not \(scaleRewards)")
+        }
+        s.rewardScaling = scaling
+        s.iterations = iterations
+        s.maskTruncatedCompletions = maskTruncated
+        s.seed = seed
+        s.checkpointEvery = checkpointEvery
+        s.keepCheckpoints = keepCheckpoints
+        do { try s.validate() } catch let e as TrainingMathError { throw CLIError(e.description) }
+        return s
+    }
+
+    func run() throws {
+        // Everything that can fail on bad input is checked before the model is loaded.
+        let s = try settings()
+        let storage = try ParameterDType(parsing: dtype)
+        let adapterConfiguration = try sizing.configuration(seed: adapterSeed, dtype: storage)
+        let rewardFunction = try WeightedReward.parse(reward)
+        if data == DatasetSources.gsm8kTest.name {
+            throw CLIError("--data gsm8k-test is the evaluation set; train on generated problems (arith) or your own JSONL")
+        }
+        let format = PromptFormat(systemMessage: system, instructionSuffix: suffix ?? PromptFormat.paperSuffix)
+        let dataset = try Dataset.load(data, prompt: format)
+        let runDirectory = try RunDirectory(url: URL(fileURLWithPath: out), keep: s.keepCheckpoints)
+        if !resume, !(try runDirectory.checkpoints.stepDirectories()).isEmpty {
+            throw CLIError("\(out) already holds a training run; continue it with --resume or choose another --out")
+        }
+
+        let opened = try modelOptions.open()
+        let tokenizer = try opened.tokenizer()
+        let model = try opened.transformer()
+        let plan = try AdapterPlan(configuration: adapterConfiguration, model: model.config)
+        let base = try FrozenBase.build(plan: plan, model: model.config, weights: try opened.weightSource(model.config),
+                                        threads: opened.threads)
+        let adapter = try Adapter(base: base)
+        let trainer = try AdapterTrainer(model: model, tokenizer: tokenizer, adapter: adapter, dataset: dataset,
+                                         reward: rewardFunction, settings: s, run: runDirectory)
+        if !json {
+            printErr("training \(plan.trainableParameterCount) parameters (\(adapterConfiguration.method), "
+                + "\(plan.groupCount) group(s) over \(plan.modules.count) modules) with \(s.method.rawValue) on "
+                + "\(dataset.name) (\(dataset.count) examples), \(s.steps) steps")
+        }
+        let start = Date()
+        let records = try trainer.train(resume: resume, progress: ProgressReporter())
+        let seconds = Date().timeIntervalSince(start)
+        let size = (try? FileManager.default.attributesOfItem(atPath: trainer.finalAdapterURL.path)[.size] as? Int) ?? 0
+        let last = records.last
+        if json {
+            var fields = ["\"adapter\":\(JSONText.quoted(trainer.finalAdapterURL.path))", "\"adapter_bytes\":\(size)",
+                          "\"trainable_parameters\":\(plan.trainableParameterCount)", "\"steps\":\(trainer.step)",
+                          "\"seconds\":\(jsonNumber(seconds))"]
+            if let r = last?["reward_mean"] { fields.append("\"final_reward_mean\":\(jsonNumber(r))") }
+            if let l = last?["loss"] { fields.append("\"final_loss\":\(jsonNumber(l))") }
+            print("{" + fields.joined(separator: ",") + "}")
+        } else {
+            print("adapter: \(trainer.finalAdapterURL.path) (\(size) bytes, \(plan.trainableParameterCount) parameters)")
+            print("metrics: \(runDirectory.metricsURL.path)")
+            print(String(format: "time: %.1f s for %d step(s)", seconds, records.count))
+        }
+    }
+}
+
+private func jsonNumber(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }

@@ -1,0 +1,178 @@
+import Foundation
+import XCTest
+
+/// `tinylora train` on SmolLM2 with a tiny dataset of sums: outputs, resume after kill -9, config files, bad input.
+final class TrainCLITests: XCTestCase {
+    var dir = ""
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-train-\(getpid())-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let path = dir + "/" + name
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// 40 one-digit sums; SmolLM2 gets some right and some wrong at temperature 1, so groups have reward spread.
+    func sumsData() throws -> String {
+        var lines: [String] = []
+        for i in 0 ..< 40 {
+            let a = 1 + (i * 7) % 9, b = 1 + (i * 5 + 3) % 9
+            lines.append("{\"prompt\": \"What is \(a) + \(b)? Reply with just the number.\", \"answer\": \(a + b)}")
+        }
+        return try write("sums.jsonl", lines.joined(separator: "\n") + "\n")
+    }
+
+    func trainArguments(model: String, data: String, out: String, steps: Int = 4) -> [String] {
+        ["train", "--model", model, "--data", data, "--suffix", "", "--u", "13", "--tie", "all", "--steps", "\(steps)",
+         "--batch", "2", "--group", "4", "--max-tokens", "10", "--lr", "0.05", "--checkpoint-every", "1",
+         "--seed", "3", "--out", out]
+    }
+
+    func metricsLines(_ out: String) throws -> [[String: Any]] {
+        let text = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8)
+        return try text.split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+    }
+
+    /// The metrics without the wall-clock fields, which differ between runs.
+    func deterministicPart(_ rows: [[String: Any]]) -> [NSDictionary] {
+        rows.map { row in
+            var r = row
+            for key in ["rollout_seconds", "backward_seconds", "tokens_per_second"] { r[key] = nil }
+            return r as NSDictionary
+        }
+    }
+
+    func testGRPORunWritesAdapterMetricsCheckpointsAndResumesAfterKillToTheSameAdapter() throws {
+        let model = try CLI.modelPath("smollm2-135m")
+        let data = try sumsData()
+
+        // Uninterrupted run.
+        let a = dir + "/a"
+        let r = try CLI.run(trainArguments(model: model, data: data, out: a) + ["--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let summary = try CLI.jsonObject(r)
+        XCTAssertEqual(summary["trainable_parameters"] as? Int, 13)
+        XCTAssertEqual(summary["steps"] as? Int, 4)
+        let adapterA = try Data(contentsOf: URL(fileURLWithPath: a + "/adapter.tla"))
+        XCTAssertEqual(summary["adapter_bytes"] as? Int, adapterA.count)
+        XCTAssertLessThan(adapterA.count, 1024)
+        let rowsA = try metricsLines(a)
+        XCTAssertEqual(rowsA.count, 4)
+        XCTAssertEqual(rowsA.map { $0["step"] as? Int }, [1, 2, 3, 4])
+        for key in ["reward_mean", "reward_std", "reward_correct_mean", "accuracy", "zero_spread_fraction",
+                    "completion_length_mean", "truncated_fraction", "loss", "clip_ratio_region", "learning_rate",
+                    "grad_norm", "rollout_seconds", "backward_seconds", "tokens_per_second"] {
+            XCTAssertNotNil(rowsA[0][key], "metrics lack \(key)")
+        }
+        // Training did something: some step had reward spread, so the adapter moved away from zero.
+        XCTAssertTrue(rowsA.contains { ($0["backward_sequences"] as? Double ?? 0) > 0 }, "no step had reward spread")
+        XCTAssertGreaterThan(rowsA.last?["adapter_norm"] as? Double ?? 0, 0)
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: a + "/checkpoints").sorted()
+        XCTAssertEqual(checkpoints, ["step-000002", "step-000003", "step-000004"])  // keep 3
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: a + "/checkpoints/step-000004/adapter.tla")), adapterA)
+
+        // The same run killed (SIGKILL) once its second checkpoint exists, then resumed.
+        let b = dir + "/b"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CLI.binary())
+        process.arguments = trainArguments(model: model, data: data, out: b)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(600)
+        while !FileManager.default.fileExists(atPath: b + "/checkpoints/step-000002/state.json"), process.isRunning,
+              Date() < deadline {
+            usleep(20_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the run finished before it could be killed")
+        let resumed = try CLI.run(trainArguments(model: model, data: data, out: b) + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: b + "/adapter.tla")), adapterA,
+                       "the resumed run ended with another adapter than the uninterrupted one")
+        XCTAssertEqual(deterministicPart(try metricsLines(b)), deterministicPart(rowsA))
+
+        // A finished run directory is not silently overwritten.
+        let again = try CLI.run(trainArguments(model: model, data: data, out: a))
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.contains("already holds a training run"), again.stderr)
+    }
+
+    func testSFTRunLowersTheLossOnItsData() throws {
+        let model = try CLI.modelPath("smollm2-135m")
+        let data = try write("sft.jsonl", """
+        {"prompt": "Say the magic word.", "completion": "Abracadabra!"}
+        {"prompt": "What is the magic word?", "completion": "Abracadabra!"}
+        """)
+        let out = dir + "/sft"
+        let r = try CLI.run(["train", "--method", "sft", "--model", model, "--data", data, "--suffix", "",
+                             "--u", "13", "--tie", "all", "--steps", "6", "--batch", "2", "--lr", "0.01",
+                             "--out", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = try metricsLines(out)
+        XCTAssertEqual(rows.count, 6)
+        let losses = rows.compactMap { $0["loss"] as? Double }
+        XCTAssertEqual(losses.count, 6)
+        XCTAssertLessThan(losses.last!, losses.first!, "SFT on two examples did not lower their loss: \(losses)")
+    }
+
+    func testConfigFileSetsOptionsAndTheCommandLineWins() throws {
+        let model = try CLI.modelPath("smollm2-135m")
+        let data = try sumsData()
+        let config = try write("run.yaml", """
+        # a commented config
+        model: \(model)
+        data: \(data)
+        suffix: ''
+        u: 13
+        tie: all
+        steps: 5
+        batch: 2
+        group: 2
+        max_tokens: 4
+        """)
+        let out = dir + "/cfg"
+        let r = try CLI.run(["train", "--config", config, "--steps", "1", "--out", out, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let summary = try CLI.jsonObject(r)
+        XCTAssertEqual(summary["steps"] as? Int, 1)  // the command line's --steps, not the file's
+        XCTAssertEqual(summary["trainable_parameters"] as? Int, 13)  // from the file
+        let rows = try metricsLines(out)
+        XCTAssertLessThanOrEqual(rows[0]["completion_length_max"] as? Double ?? 99, 4)  // max_tokens from the file
+
+        let bad = try write("bad.yaml", "stpes: 3\n")
+        let e = try CLI.run(["train", "--config", bad, "--model", model, "--out", dir + "/x"])
+        XCTAssertNotEqual(e.status, 0)
+        XCTAssertTrue(e.stderr.contains("stpes") && e.stderr.contains("bad.yaml"), e.stderr)
+    }
+
+    func testBadTrainingInputGetsClearErrors() throws {
+        let model = try CLI.modelPath("smollm2-135m")
+        let data = try sumsData()
+        func expectError(_ args: [String], _ fragment: String, file: StaticString = #filePath, line: UInt = #line) throws {
+            let r = try CLI.run(["train", "--model", model, "--out", dir + "/bad"] + args)
+            XCTAssertNotEqual(r.status, 0, file: file, line: line)
+            XCTAssertTrue(r.stderr.contains(fragment), "expected '\(fragment)' in: \(r.stderr)", file: file, line: line)
+            XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr, file: file, line: line)
+        }
+        try expectError(["--data", data, "--group", "1"], "group size")
+        try expectError(["--data", "gsm8k-test"], "evaluation set")
+        try expectError(["--data", try write("empty.jsonl", "")], "empty")
+        try expectError(["--data", try write("broken.jsonl", "{\"prompt\": \"a\", \"answer\": 1}\n{not json\n")], "line 2")
+        try expectError(["--data", data, "--method", "sft"], "reference completion")
+        try expectError(["--data", data, "--method", "ppo"], "--method")
+        try expectError(["--data", data, "--loss-type", "mean"], "--loss-type")
+        try expectError(["--data", data, "--lr", "nan"], "learning rate")
+    }
+}
