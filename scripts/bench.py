@@ -14,6 +14,10 @@ Prefill tokens/s = batch x prompt tokens / prefill time. Decode tokens/s = batch
 (the first new token comes from the prefill logits). Medians over --runs runs (each engine loads the model once per
 (model, batch); ours loads it in every run). Peak RSS is each worker process's maximum resident set.
 
+Also, per model: the time to build an adapter's frozen factors (top-2 truncated SVD of all seven projections of every
+layer, weights dequantized and fingerprinted first) with `tinylora bench --factors --json`, median of --runs runs
+(`--only-factors` runs just this row and prints it without touching BENCHMARKS.md).
+
 Run it with the reference environment (scripts/reference-env.sh prints its python):
     "$(bash scripts/reference-env.sh | tail -1)" scripts/bench.py
 It builds the release CLI, fetches the models, and writes BENCHMARKS.md (see --output).
@@ -203,6 +207,18 @@ def bench_ours(binary, model, batch, a):
     return {"runs": runs, "peak_rss_mb": max(rss)}
 
 
+def bench_factors(binary, model, a):
+    """`tinylora bench --factors`: seconds to build the frozen factors of every target weight (median of runs)."""
+    runs = []
+    for _ in range(a.runs):
+        out = sh([binary, "bench", "--factors", "--model", model, "--threads", str(a.threads), "--json"])
+        runs.append(json.loads(out.strip().splitlines()[-1]))
+    return {"model": model, "modules": runs[0]["modules"], "rank": runs[0]["rank"],
+            "seconds": median_of(runs, "seconds"), "cpu_seconds": median_of(runs, "cpu_seconds"),
+            "read_seconds": median_of(runs, "read_seconds"),
+            "rss": max(r["peak_rss_mb"] for r in runs), "runs": runs}
+
+
 def bench_python(engine, path, batch, a):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", engine, "--path", path, "--batch", str(batch),
            "--prompt-tokens", str(a.prompt_tokens), "--new-tokens", str(a.new_tokens), "--runs", str(a.runs),
@@ -226,6 +242,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--only-factors", action="store_true",
+                    help="run only the frozen-factor row and print it (BENCHMARKS.md is not written)")
     ap.add_argument("--worker", choices=["transformers", "llama.cpp"], help=argparse.SUPPRESS)
     ap.add_argument("--path", help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
@@ -240,6 +258,11 @@ def main():
     subprocess.run(["swift", "build", "-c", "release"], cwd=ROOT, check=True, stdout=sys.stderr)
     binary = os.path.join(sh(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT).strip(), "tinylora")
     paths = {m: sh([binary, "fetch", m]).strip().splitlines()[-1] for m in models}
+    if a.only_factors:
+        for m in models:
+            r = bench_factors(binary, m, a)
+            print(json.dumps({k: v for k, v in r.items() if k != "runs"}))
+        return
 
     info = machine_info()
     load_before = os.getloadavg()
@@ -263,12 +286,17 @@ def main():
                 total = len(models) * len(batches) * len(engines)
                 write_report(a, info, results, load_before, os.getloadavg(), started,
                              partial=None if len(results) == total else f"{len(results)} of {total} configurations")
+    factor_rows = []
+    for m in models:
+        print(f"{m}: frozen factors ...", file=sys.stderr, flush=True)
+        factor_rows.append(bench_factors(binary, m, a))
+        print("  " + json.dumps({k: v for k, v in factor_rows[-1].items() if k != "runs"}), file=sys.stderr, flush=True)
     load_after = os.getloadavg()
-    write_report(a, info, results, load_before, load_after, started)
+    write_report(a, info, results, load_before, load_after, started, factors=factor_rows)
     print(f"wrote {a.output}", file=sys.stderr)
 
 
-def write_report(a, info, results, load_before, load_after, started, partial=None):
+def write_report(a, info, results, load_before, load_after, started, partial=None, factors=()):
     engine_names = {"ours": "tinylora (fp32)", "transformers": "transformers fp32 (PyTorch CPU)",
                     "llama.cpp": "llama.cpp (GGUF as shipped)"}
     lines = [
@@ -292,6 +320,20 @@ def write_report(a, info, results, load_before, load_after, started, partial=Non
             lines.append(f"| {r['model']} | {r['batch']} | {name} | failed: {r['error']} | | |")
         else:
             lines.append(f"| {r['model']} | {r['batch']} | {name} | {r['prefill']:.1f} | {r['decode']:.1f} | {r['rss']:.0f} |")
+    if factors:
+        lines += [
+            "",
+            "Adapter factors (`tinylora bench --factors`): top-r truncated SVD of every target weight (all seven "
+            f"projections of every layer), each read, dequantized to fp32 and fingerprinted first; {a.threads} threads; "
+            f"median of {a.runs} runs.",
+            "",
+            "| model | modules | r | seconds | CPU seconds | of which reading (thread-seconds) | peak RSS MB |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for f in factors:
+            lines.append(f"| {f['model']} | {f['modules']} | {f['rank']} | {f['seconds']:.2f} | {f['cpu_seconds']:.2f} "
+                         f"| {f['read_seconds']:.2f} "
+                         f"| {f['rss']:.0f} |")
     v = info["versions"]
     lines += [
         "",

@@ -45,13 +45,20 @@ extension MergedExport {
     }
 
     /// Writes a Hugging Face model directory: `config.json`, `model.safetensors` (every weight in HF layout, target
-    /// weights replaced by `W + B·R·A`, stored as F32 or BF16) and copies of `tokenizerFiles` (e.g. `tokenizer.json`,
-    /// `tokenizer_config.json` of an HF source). No tokenizer file is generated from a GGUF source.
+    /// weights replaced by `W + B·R·A`, stored as F32 or BF16), copies of `tokenizerFiles` (e.g. `tokenizer.json`,
+    /// `tokenizer_config.json` of an HF source) and `files` (name → contents, e.g. the tokenizer files made from a
+    /// GGUF source by `Tokenizer.huggingFaceFiles(gguf:)`), each written atomically.
     public static func writeHuggingFace(adapter: Adapter, config: TransformerConfig, weights: WeightSource,
                                         to directory: String, dtype: SafetensorsDType = .f32,
-                                        extraConfig: [String: Any] = [:], tokenizerFiles: [String] = []) throws {
+                                        extraConfig: [String: Any] = [:], tokenizerFiles: [String] = [],
+                                        files: [String: Data] = [:]) throws {
         guard dtype == .f32 || dtype == .bf16 else {
             throw AdapterError("merged Hugging Face weights can be F32 or BF16, not \(dtype.rawValue)")
+        }
+        for name in files.keys {
+            guard !name.isEmpty, !name.contains("/"), name != "config.json", name != "model.safetensors" else {
+                throw AdapterError("cannot write a file named \(String(reflecting: name)) into the model directory")
+            }
         }
         try checkShapes(adapter, config)
         var targets: [TensorName: TargetModule] = [:]
@@ -79,6 +86,11 @@ extension MergedExport {
             } catch {
                 throw AdapterError("cannot copy tokenizer file \(file): \(error.localizedDescription)")
             }
+        }
+        for (name, data) in files.sorted(by: { $0.key < $1.key }) {
+            let writer = try AtomicFileWriter(path: dir.appendingPathComponent(name).path)
+            try writer.write([UInt8](data))
+            try writer.commit()
         }
     }
 }

@@ -15,13 +15,19 @@ public enum Tying: Equatable, Sendable, CustomStringConvertible {
     /// kind and (layer − first layer) div N). Groups are numbered in order of first appearance in model order.
     case structured(Int)
 
+    /// The `structured` layer count that means "all targeted layers" (any count at least this large reads as
+    /// plain "structured").
+    public static let allLayers = Int(Int32.max)
+
+    /// "none", "tiled(N)", "all", "ratio(X)", "structured(N)" (N consecutive layers per group) or "structured"
+    /// (all targeted layers).
     public var description: String {
         switch self {
         case .none: "none"
         case .tiled(let n): "tiled(\(n))"
         case .all: "all"
         case .ratio(let x): "ratio(\(x))"
-        case .structured(let n): "structured(\(n))"
+        case .structured(let n): n >= Self.allLayers ? "structured" : "structured(\(n))"
         }
     }
 

@@ -20,9 +20,14 @@ struct AdapterInit: ParsableCommand {
         Computes the top-r SVD of every target weight (TinyLoRA, LoRA-XS) and the base fingerprint, then writes \
         the trained values with their initial values (TinyLoRA v = 0, so the adapted model equals the base; \
         LoRA-XS R ~ N(0, 1e-5²); LoRA A Kaiming-uniform, B = 0). The file stores only the header and the trained \
-        values; loading regenerates A, B and P. For testing an adapter's effect, --random-v (or --random-std X) \
-        replaces the trained values by draws from N(0, X²) (X = 1 by default; LoRA: only B is drawn), seeded by \
-        --seed. Prints the path written.
+        values; loading regenerates A, B and P. For testing an adapter's effect, --random-v replaces the trained \
+        values by random ones, seeded by --seed: z ~ N(0, 1) scaled by X/√u (X = --random-scale, default 0.1; \
+        TinyLoRA divides by √u, so that R = Σ v_i·P_i has entries ~ N(0, X²/r) whatever u; LoRA-XS draws R \
+        ~ N(0, X²/r) directly; LoRA draws only B, ~ N(0, X²)). Then ΔW = B·R·A is a small multiple (about X) of \
+        each weight's top-r part: with X = 0.1 SmolLM2's top-40 logits move by up to 0.6 (LoRA) to 2.6 (TinyLoRA, \
+        LoRA-XS) and Qwen2.5's top ones by about 0.6, the top token staying, while unscaled N(0, 1) values turn \
+        the output into garbage. --random-std X instead draws \
+        every trained value from N(0, X²) as it is. Prints the path written.
         """)
 
     @Option(help: "A built-in model name, a .gguf path or a Hugging Face model directory.")
@@ -36,10 +41,13 @@ struct AdapterInit: ParsableCommand {
     @Option(help: "Storage type of the trained values: fp32, bf16 or fp16.")
     var dtype: String = "fp32"
 
-    @Flag(help: "Draw the trained values from N(0, 1) instead of the initial values (to test an adapter's effect).")
+    @Flag(help: "Replace the trained values by N(0, 1) draws scaled by --random-scale/√u (to test an adapter's effect; see above).")
     var randomV = false
 
-    @Option(help: "Like --random-v with standard deviation X.")
+    @Option(help: "With --random-v: the scale X (default 0.1).")
+    var randomScale: Float?
+
+    @Option(help: "Draw every trained value from N(0, X²), unscaled (instead of --random-v).")
     var randomStd: Float?
 
     @Option(help: "Worker threads for the SVDs (default: the number of CPUs).")
@@ -52,6 +60,13 @@ struct AdapterInit: ParsableCommand {
         if let randomStd, !(randomStd.isFinite && randomStd > 0) {
             throw CLIError("--random-std must be a positive number, not \(randomStd)")
         }
+        if let randomScale, !(randomScale.isFinite && randomScale > 0) {
+            throw CLIError("--random-scale must be a positive number, not \(randomScale)")
+        }
+        if randomStd != nil && (randomV || randomScale != nil) {
+            throw CLIError("give either --random-v [--random-scale X] or --random-std X, not both")
+        }
+        if randomScale != nil && !randomV { throw CLIError("--random-scale needs --random-v") }
         if let threads, threads < 1 { throw CLIError("--threads must be >= 1") }
         let configuration = try sizing.configuration(seed: seed, dtype: try ParameterDType(parsing: dtype))
         let opened = try OpenedModel(location: resolveModel(model),
@@ -62,14 +77,27 @@ struct AdapterInit: ParsableCommand {
             let base = try FrozenBase.build(plan: plan, model: config, weights: try opened.weightSource(config),
                                             threads: opened.threads)
             let adapter = try Adapter(base: base)
-            if randomV || randomStd != nil {
-                try adapter.setParameters(randomValues(plan, initial: adapter.parameters, std: randomStd ?? 1))
+            if let randomStd {
+                try adapter.setParameters(randomValues(plan, initial: adapter.parameters, std: randomStd))
+            } else if randomV {
+                let std = Self.randomVStandardDeviation(plan.configuration, scale: randomScale ?? 0.1)
+                try adapter.setParameters(randomValues(plan, initial: adapter.parameters, std: std))
             }
             try AdapterFile(adapter).write(to: out)
         } catch let error as AdapterError {
             throw CLIError(error.description)
         }
         print(out)
+    }
+
+    /// The standard deviation of --random-v's values: X/√u for TinyLoRA (R = Σ_i v_i·P_i with P ~ N(0, 1/r) then has
+    /// entries of variance u·(X²/u)·(1/r) = X²/r), X/√r for LoRA-XS (R's entries directly ~ N(0, X²/r)), X for LoRA's B.
+    static func randomVStandardDeviation(_ c: AdapterConfiguration, scale: Float) -> Float {
+        switch c.method {
+        case .tinyLoRA: scale / Float(c.u).squareRoot()
+        case .loraXS: scale / Float(c.rank).squareRoot()
+        case .lora: scale
+        }
     }
 
     /// N(0, std²) values from `Xoshiro256StarStar(seed: seed, stream: 0x7261_6e64)` ("rand"): all trained values,

@@ -18,6 +18,9 @@ struct AdapterSizingOptions: ParsableArguments {
     @Option(help: "Tie modules: 'all' (one group) or N (N consecutive modules in model order share values).")
     var tie: String?
 
+    @Option(help: "Tiled tying: N consecutive modules in model order share values (the same as --tie N).")
+    var tieEvery: Int?
+
     @Option(help: "PEFT's weight_tying ratio in [0, 1] (groups = max(1, round(modules·(1 − ratio)))).")
     var weightTying: Double?
 
@@ -41,11 +44,13 @@ struct AdapterSizingOptions: ParsableArguments {
         let method = try AdapterMethod(parsing: kind)
         var structuredSize: Int? = nil
         if structured {
-            structuredSize = structuredLayers ?? Int(Int32.max)
+            structuredSize = structuredLayers ?? Tying.allLayers
         } else if structuredLayers != nil {
             throw CLIError("--structured-layers needs --structured")
         }
-        let tying = try Tying(tie: tie, weightTying: weightTying, structured: structuredSize)
+        if tie != nil && tieEvery != nil { throw CLIError("give either --tie or --tie-every, not both") }
+        if let tieEvery, tieEvery < 1 { throw CLIError("--tie-every takes a positive number of modules, not \(tieEvery)") }
+        let tying = try Tying(tie: tie ?? tieEvery.map(String.init), weightTying: weightTying, structured: structuredSize)
         let kinds = try targets.map(ModuleKind.parseList) ?? ModuleKind.allCases
         let layerRange = try layers.map(parseLayerRange)
         if method != .tinyLoRA, u != 1 { throw CLIError("--u applies only to --kind tinylora") }
@@ -60,7 +65,7 @@ struct AdapterSizingOptions: ParsableArguments {
 /// The tying for people: structured tying over all targeted layers shows as such (not as its huge layer count).
 func tyingText(_ tying: Tying) -> String {
     switch tying {
-    case .structured(let n) where n >= Int(Int32.max): "structured (by kind, all targeted layers)"
+    case .structured(let n) where n >= Tying.allLayers: "structured (by kind, all targeted layers)"
     case .structured(let n): "structured (by kind, \(n) layers per group)"
     case .tiled(let n): "every \(n) modules"
     case .ratio(let x): "weight tying ratio \(x)"

@@ -1,3 +1,4 @@
+import Adapters
 import ArgumentParser
 import Foundation
 import Generation
@@ -13,6 +14,13 @@ struct Bench: ParsableCommand {
         tokens / prefill time; decode throughput counts the tokens of all sequences produced by the decode steps \
         (the first token of each sequence comes from the prefill) / decode time. Peak RSS is VmHWM from \
         /proc/self/status after the run (it includes loading the model).
+
+        With --factors, times building an adapter's frozen factors instead: the top-r truncated SVD (r = \
+        --factor-rank) of every target weight (all seven projections of every layer), each weight read and \
+        dequantized to fp32 and fingerprinted first, --threads weights at a time (what `adapter init` and loading \
+        an adapter cost). JSON form: {"model", "threads", "rank", "modules", "seconds" (wall clock, all of it), \
+        "cpu_seconds" (CPU time of the process meanwhile: on a busy machine, cpu_seconds / threads is what idle \
+        cores would take), "read_seconds" (summed over threads: reading + dequantizing), "peak_rss_mb"}.
         """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -32,6 +40,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Seed of the random prompt tokens.")
     var seed: UInt64 = 0
 
+    @Flag(help: "Time the frozen factors (top-r SVD of every target weight) instead of generation.")
+    var factors = false
+
+    @Option(help: "With --factors: the rank r.")
+    var factorRank = 2
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -43,6 +57,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if factors { return try runFactors() }
         let opened = try modelOptions.open()
         let location = opened.location
         let loadStart = now()
@@ -86,4 +101,53 @@ struct Bench: ParsableCommand {
             print("peak RSS: \(String(format: "%.0f", rss)) MiB")
         }
     }
+
+    /// --factors: the wall-clock time of `FrozenBase.build` over all seven projections of every layer.
+    func runFactors() throws {
+        guard factorRank >= 1 else { throw CLIError("--factor-rank must be >= 1, not \(factorRank)") }
+        let opened = try modelOptions.open()
+        let config = try opened.config()
+        let plan = try AdapterPlan(configuration: AdapterConfiguration(method: .tinyLoRA, rank: factorRank), model: config)
+        let source = try opened.weightSource(config)
+        let lock = NSLock()
+        var readSeconds = 0.0
+        let cpuStart = processCPUSeconds()
+        let base = try FrozenBase.build(plan: plan, threads: modelOptions.threadCount) { m in
+            let start = now()
+            let name = m.tensorName
+            guard let w = try source.tensor(name, shape: name.shape(config)) else {
+                throw CLIError("the model has no tensor \(name.huggingFace)")
+            }
+            lock.lock()
+            readSeconds += now() - start
+            lock.unlock()
+            return w
+        }
+        let cpuSeconds = processCPUSeconds() - cpuStart
+        let rss = peakResidentMiB() ?? 0
+        if json {
+            print(JSON.object([
+                ("model", JSON.string(opened.location.path)),
+                ("threads", "\(modelOptions.threadCount)"),
+                ("rank", "\(factorRank)"),
+                ("modules", "\(plan.modules.count)"),
+                ("seconds", JSON.number(base.seconds)),
+                ("cpu_seconds", JSON.number(cpuSeconds)),
+                ("read_seconds", JSON.number(readSeconds)),
+                ("peak_rss_mb", JSON.number(rss)),
+            ]))
+        } else {
+            print("model:   \(opened.location.path) (\(modelOptions.threadCount) threads)")
+            print("factors: top-\(factorRank) SVD of \(plan.modules.count) target weights in \(String(format: "%.2f", base.seconds)) s (CPU \(String(format: "%.2f", cpuSeconds)) s; reading and dequantizing: \(String(format: "%.2f", readSeconds)) thread-seconds)")
+            print("peak RSS: \(String(format: "%.0f", rss)) MiB")
+        }
+    }
+}
+
+/// CPU seconds (user + system, all threads) used by this process so far.
+private func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
 }

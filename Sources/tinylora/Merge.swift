@@ -2,6 +2,7 @@ import Adapters
 import ArgumentParser
 import Foundation
 import ModelFiles
+import Tokenizers
 import Transformer
 
 /// `tinylora merge`: the base model with an adapter merged into its weights (`W' = W + B·R·A`), written as a
@@ -12,8 +13,10 @@ struct Merge: ParsableCommand {
         discussion: """
         --out ending in .gguf writes a GGUF (the model must be a GGUF): every tensor and metadata entry is \
         copied, target weights are replaced by their merged values stored as --type (f32, f16, bf16 or q8_0). \
-        Any other --out is a Hugging Face directory (config.json, model.safetensors as --dtype f32 or bf16, and \
-        tokenizer.json / tokenizer_config.json copied from a Hugging Face source). Prints the path written.
+        Any other --out is a Hugging Face directory: config.json, model.safetensors (--dtype f32 or bf16) and the \
+        tokenizer files, copied from a Hugging Face source or, from a GGUF, written from its tokenizer metadata \
+        (tokenizer.json, tokenizer_config.json with the chat template, special_tokens_map.json, \
+        generation_config.json; they tokenize exactly as llama.cpp does the GGUF). Prints the path written.
         """)
 
     @Option(help: "A built-in model name, a .gguf path or a Hugging Face model directory (the adapter's base).")
@@ -49,7 +52,7 @@ struct Merge: ParsableCommand {
 }
 
 /// Loads the adapter against `opened` and writes the merged model to `out` (a GGUF of the GGUF source, or a
-/// Hugging Face directory with the tokenizer files of a Hugging Face source).
+/// Hugging Face directory with the tokenizer files of the source: copied, or made from the GGUF's tokenizer).
 func writeMerged(opened: OpenedModel, adapterPath: String, out: String, toGGUF: Bool, type: GGMLType,
                  dtype: SafetensorsDType) throws {
     if toGGUF && opened.gguf == nil {
@@ -63,14 +66,29 @@ func writeMerged(opened: OpenedModel, adapterPath: String, out: String, toGGUF: 
             try MergedExport.writeGGUF(adapter: loaded, source: gguf, config: config, to: out, type: type)
         } else {
             var tokenizerFiles: [String] = []
-            if opened.gguf == nil {
-                for name in ["tokenizer.json", "tokenizer_config.json"] {
+            var files: [String: Data] = [:]
+            var extraConfig: [String: Any] = [:]
+            if let gguf = opened.gguf {
+                // The GGUF's tokenizer as Hugging Face files; config.json gets the same special token ids. A GGUF
+                // whose tokenizer cannot be expressed (not byte-level BPE) still gives the model, without them.
+                do {
+                    files = try Tokenizer.huggingFaceFiles(gguf: gguf)
+                } catch let error as TokenizerError {
+                    FileHandle.standardError.write(Data("warning: \(out) gets no tokenizer files: \(error.description)\n".utf8))
+                }
+                if let data = files["generation_config.json"],
+                   let generation = try JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                    extraConfig = generation
+                }
+            } else {
+                for name in huggingFaceTokenizerFileNames {
                     let p = (opened.location.path as NSString).appendingPathComponent(name)
                     if FileManager.default.fileExists(atPath: p) { tokenizerFiles.append(p) }
                 }
             }
             try MergedExport.writeHuggingFace(adapter: loaded, config: config, weights: weights, to: out,
-                                              dtype: dtype, tokenizerFiles: tokenizerFiles)
+                                              dtype: dtype, extraConfig: extraConfig,
+                                              tokenizerFiles: tokenizerFiles, files: files)
         }
     } catch let error as AdapterError {
         throw CLIError("cannot write \(out): \(error.description)")
@@ -80,6 +98,12 @@ func writeMerged(opened: OpenedModel, adapterPath: String, out: String, toGGUF: 
         throw CLIError("cannot write \(out): \(writeErrorText(error))")
     }
 }
+
+/// The tokenizer files of a Hugging Face model directory that a merged directory copies.
+let huggingFaceTokenizerFileNames = [
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
+    "chat_template.jinja", "vocab.json", "merges.txt",
+]
 
 /// A file-system error as text: the library's own errors describe themselves, Foundation's by their localized
 /// description (with the underlying POSIX reason when there is one).

@@ -115,5 +115,13 @@ final class PlanSummaryTests: XCTestCase {
         XCTAssertThrowsError(try Tying(tie: "0", weightTying: nil, structured: nil))
         XCTAssertThrowsError(try Tying(tie: "all", weightTying: 0.5, structured: nil))
         XCTAssertThrowsError(try Tying(tie: nil, weightTying: -0.1, structured: nil))
+
+        // Structured tying reads as such in the summary: all targeted layers as plain "structured".
+        for (tying, text) in [(Tying.structured(Tying.allLayers), "structured"), (.structured(2), "structured(2)"),
+                              (.tiled(3), "tiled(3)"), (.ratio(0.5), "ratio(0.5)"), (.none, "none")] {
+            let p = try AdapterPlan(configuration: .init(method: .tinyLoRA, tying: tying), layerCount: 2, shapes: shapes)
+            let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(p.jsonSummary.utf8)) as? [String: Any])
+            XCTAssertEqual(o["tying"] as? String, text)
+        }
     }
 }

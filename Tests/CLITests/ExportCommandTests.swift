@@ -18,10 +18,10 @@ final class ExportCommandTests: XCTestCase {
 
     func smol() throws -> String { try CLI.modelPath("smollm2-135m") }
 
-    /// A TinyLoRA adapter (u = 13, one group) with random v, so that it visibly changes the logits.
+    /// A TinyLoRA adapter (u = 13, one group) with unscaled N(0, 1) v, so that it changes even the top ids.
     func randomAdapter() throws -> String {
         let path = dir + "/random.tla"
-        let r = try CLI.run(["adapter", "init", "--model", try smol(), "--u", "13", "--tie", "all", "--random-v",
+        let r = try CLI.run(["adapter", "init", "--model", try smol(), "--u", "13", "--tie", "all", "--random-std", "1",
                              "--seed", "3", "--out", path])
         XCTAssertEqual(r.status, 0, r.stderr)
         return path

@@ -15,8 +15,15 @@ TINYLORA_WRITE_LORA_GGUF=PATH) llama.cpp loads the first argument (the base Smol
 and the fixture is lora_gguf_llamacpp.json (checked by ExportMergedGGUFTests.testLlamaCppGreedyWithGGUFLoRAEqualsOurs):
   /root/.cache/tinylora/venv-ref/bin/python check_merged_gguf_llamacpp.py \
       ~/.cache/tinylora/models/SmolLM2-135M-Instruct.Q4_1.gguf /tmp/smollm2-lora.gguf
+Qwen2.5-Coder-0.5B (QwenExportTests.testQwenLlamaCppGreedyOnMergedGGUFEqualsOurs; fixture
+merged_gguf_llamacpp_qwen2.5-coder-0.5b.json):
+  TINYLORA_WRITE_MERGED_GGUF_QWEN=/tmp/qwen-merged-f32.gguf swift test -c release \
+      --filter QwenExportTests/testQwenLlamaCppGreedyOnMergedGGUFEqualsOurs
+  /root/.cache/tinylora/venv-ref/bin/python check_merged_gguf_llamacpp.py /tmp/qwen-merged-f32.gguf \
+      --fixture merged_gguf_llamacpp_qwen2.5-coder-0.5b.json
 Versions used: llama-cpp-python 0.3.36.
 """
+import argparse
 import json
 import os
 import sys
@@ -29,8 +36,13 @@ GENERATE = 16
 
 
 def main():
-    lora = sys.argv[2] if len(sys.argv) > 2 else None
-    llm = llama_cpp.Llama(model_path=sys.argv[1], lora_path=lora, n_ctx=128, n_threads=2, verbose=False, logits_all=True)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("gguf")
+    ap.add_argument("lora", nargs="?")
+    ap.add_argument("--fixture", help="fixture file name (default: by whether a LoRA is given)")
+    a = ap.parse_args()
+    lora = a.lora
+    llm = llama_cpp.Llama(model_path=a.gguf, lora_path=lora, n_ctx=128, n_threads=2, verbose=False, logits_all=True)
     llm.reset()
     PROMPT = llm.tokenize(TEXT.encode(), add_bos=False, special=False)
     llm.eval(PROMPT)
@@ -41,7 +53,8 @@ def main():
         generated.append(token)
         llm.eval([token])
     out = {"generator": f"llama-cpp-python {llama_cpp.__version__}", "text": TEXT, "prompt": PROMPT, "generated": generated}
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lora_gguf_llamacpp.json" if lora else "merged_gguf_llamacpp.json")
+    name = a.fixture or ("lora_gguf_llamacpp.json" if lora else "merged_gguf_llamacpp.json")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
     with open(path, "w") as f:
         json.dump(out, f)
         f.write("\n")
