@@ -215,8 +215,16 @@ public final class AdapterTrainer {
             seed: Xoshiro256StarStar.streamSeed(s.seed, UInt64(step)), stopTokenIds: tokenizer.endOfTurnIds,
             samplesPerPrompt: s.groupSize)
         parameters.maxConcurrentSequences = max(s.rolloutConcurrency, s.groupSize)
-        let result = try generator.generate(prompts: prompts, parameters: parameters,
+        let result: GenerationResult
+        do {
+            result = try generator.generate(prompts: prompts, parameters: parameters,
                                             decode: { [tokenizer] in (try? tokenizer.decode($0)) ?? "" })
+        } catch {
+            let norm = Double(adapter.parameters.reduce(0) { $0 + $1 * $1 }).squareRoot()
+            throw TrainingMathError("step \(step + 1): the rollout failed (\(error)); the adapter's values (L2 norm "
+                + String(format: "%.3g", norm) + ") have probably diverged: lower --lr. The last checkpoint in "
+                + "\(run.checkpoints.directory.path) holds the last good state.")
+        }
         let completions = result.completions.sorted { ($0.promptIndex, $0.sampleIndex) < ($1.promptIndex, $1.sampleIndex) }
         let rolloutSeconds = Date().timeIntervalSince(rolloutStart)
 
@@ -246,8 +254,15 @@ public final class AdapterTrainer {
         var lastResult: GRPOLossResult? = nil
         var lastNorm: Double? = nil, lastRate: Float = schedule.learningRate(step: step * s.iterations)
         for iteration in 0 ..< s.iterations {
-            let pass = try GRPOLoss.lossAndGradient(adapter: adapter, model: model, batch: batch,
+            let pass: GRPOGradient
+            do {
+                pass = try GRPOLoss.lossAndGradient(adapter: adapter, model: model, batch: batch,
                                                     temperature: s.temperature, configuration: lossSettings)
+            } catch let error as TrainingMathError {
+                // Non-finite log-probabilities (the only way a well-formed batch fails): skip this update.
+                guard try nonFinite.check(step: step + 1, loss: .nan) else { continue }
+                throw error
+            }
             if iteration == 0 { batch.oldLogps = pass.logps }
             lastResult = pass.result
             if let (norm, lr) = try update(loss: pass.result.loss, gradient: pass.gradient,

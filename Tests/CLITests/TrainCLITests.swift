@@ -157,6 +157,21 @@ final class TrainCLITests: XCTestCase {
         XCTAssertTrue(e.stderr.contains("stpes") && e.stderr.contains("bad.yaml"), e.stderr)
     }
 
+    func testDivergingTrainingStopsWithAClearErrorAndKeepsTheLastCheckpoint() throws {
+        let model = try CLI.modelPath("smollm2-135m")
+        let out = dir + "/diverge"
+        let r = try CLI.run(trainArguments(model: model, data: try sumsData(), out: out, steps: 6)
+            .map { $0 == "0.05" ? "1e30" : $0 })
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("lower --lr") || r.stderr.contains("non-finite"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
+        // Whatever checkpoints were written before the failure are complete and loadable.
+        let checkpoints = (try? FileManager.default.contentsOfDirectory(atPath: out + "/checkpoints")) ?? []
+        for c in checkpoints {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/checkpoints/\(c)/manifest.json"), c)
+        }
+    }
+
     func testBadTrainingInputGetsClearErrors() throws {
         let model = try CLI.modelPath("smollm2-135m")
         let data = try sumsData()
@@ -167,7 +182,7 @@ final class TrainCLITests: XCTestCase {
             XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr, file: file, line: line)
         }
         try expectError(["--data", data, "--group", "1"], "group size")
-        try expectError(["--data", "gsm8k-test"], "evaluation set")
+        try expectError(["--data", "gsm8k-test", "--group", "1"], "evaluation set")  // the warning, then the error
         try expectError(["--data", try write("empty.jsonl", "")], "empty")
         try expectError(["--data", try write("broken.jsonl", "{\"prompt\": \"a\", \"answer\": 1}\n{not json\n")], "line 2")
         try expectError(["--data", data, "--method", "sft"], "reference completion")
