@@ -28,7 +28,7 @@ final class FetchCommandTests: XCTestCase {
         let r = try CLI.run(["fetch", "--list"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdoutLines.map { $0.split(separator: "\t").first.map(String.init) ?? "" },
-                       ["smollm2-135m", "qwen2.5-coder-0.5b"])
+                       ["smollm2-135m", "qwen2.5-coder-0.5b", "gsm8k-test"])
     }
 
     func testUnknownModelName() throws {
@@ -41,7 +41,9 @@ final class FetchCommandTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: home) }
         let r = try CLI.run(["fetch", "--list"], environment: ["TINYLORA_HOME": home])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdoutLines.allSatisfy { $0.contains(home + "/models/") && $0.hasSuffix("not fetched") }, r.stdout)
+        XCTAssertTrue(r.stdoutLines.allSatisfy {
+            ($0.contains(home + "/models/") || $0.contains(home + "/data/")) && $0.hasSuffix("not fetched")
+        }, r.stdout)
     }
 }
 
@@ -50,7 +52,8 @@ final class HelpTests: XCTestCase {
     func testHelpOfEveryCommand() throws {
         let root = try CLI.run(["--help"])
         XCTAssertEqual(root.status, 0, root.stderr)
-        for command in ["fetch", "info", "tokenize", "score", "generate", "bench"] {
+        for command in ["fetch", "info", "tokenize", "score", "generate", "bench", "plan", "merge", "export", "eval",
+                        "train", "plot", "demo"] {
             XCTAssertTrue(root.stdout.contains("  \(command) "), "root help lists \(command)")
             let r = try CLI.run([command, "--help"])
             XCTAssertEqual(r.status, 0, r.stderr)
