@@ -4,18 +4,7 @@ import XCTest
 
 /// `merge` and `export`, running the binary on SmolLM2-135M: a merged model scores like the base with the adapter
 /// attached, exports write the expected files, bad input gets one clean error line.
-final class ExportCommandTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-export-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
+final class ExportCommandTests: TemporaryDirectoryTestCase {
     func smol() throws -> String { try CLI.modelPath("smollm2-135m") }
 
     /// A TinyLoRA adapter (u = 13, one group) with unscaled N(0, 1) v, so that it changes even the top ids.

@@ -6,18 +6,7 @@ import XCTest
 /// `merge` of the GGUF writes a directory with tokenizer files that tokenizes like the GGUF; that directory is then a
 /// base model of its own (adapter built from it, merged again, exported), and every merged model scores like the
 /// adapter attached to its base.
-final class MergeFromHuggingFaceTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-hfsource-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
+final class MergeFromHuggingFaceTests: TemporaryDirectoryTestCase {
     func run(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> CLIResult {
         let r = try CLI.run(args)
         XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
