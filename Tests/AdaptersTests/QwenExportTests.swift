@@ -50,24 +50,8 @@ final class QwenExportTests: XCTestCase {
         XCTAssertEqual(fixture.v, adapter.parameters, "the fixture was made with these trained values")
         XCTAssertEqual(fixture.groups, adapter.plan.groupCount)
         let imported = try PEFTImport.read(directory: dir, model: config, weights: GGUFWeights(file: file, config: config))
-        let baseLogits = try ExportPEFTTinyLoRATests.logits(model, fixture.tokens)
-        var worst = (adapted: Float(0), effect: Float(0), effectSize: Float(0))
-        for (label, candidate) in [("exported", adapter), ("imported", imported)] {
-            try candidate.attach(to: model)
-            let adapted = try ExportPEFTTinyLoRATests.logits(model, fixture.tokens)
-            candidate.detach(from: model)
-            for (k, position) in fixture.positions.enumerated() {
-                for (j, id) in fixture.ids[k].enumerated() {
-                    let ours = adapted[position][adapted[position].startIndex + id]
-                    let ourBase = baseLogits[position][baseLogits[position].startIndex + id]
-                    worst.adapted = max(worst.adapted, abs(ours - fixture.adapted[k][j]))
-                    worst.effect = max(worst.effect, abs((ours - ourBase) - (fixture.adapted[k][j] - fixture.base[k][j])))
-                    worst.effectSize = max(worst.effectSize, abs(fixture.adapted[k][j] - fixture.base[k][j]))
-                }
-            }
-            print("Qwen2.5 \(label) vs PEFT (\(fixture.generator)): max |adapted − PEFT| \(worst.adapted), max |effect − "
-                + "PEFT effect| \(worst.effect), largest PEFT effect \(worst.effectSize)")
-        }
+        let worst = try ExportPEFTTinyLoRATests.worstGaps([("exported", adapter), ("imported", imported)], model: model,
+                                                          fixture: fixture, label: "Qwen2.5 ")
         XCTAssertLessThan(worst.adapted, 0.05)
         XCTAssertLessThan(worst.effect, 0.01)
         XCTAssertGreaterThan(worst.effectSize, 0.1, "the adapter must visibly change the logits")
