@@ -18,18 +18,8 @@ final class MergeFromHuggingFaceTests: TemporaryDirectoryTestCase {
         let r = try run(["score", "--model", model, "--text", "The capital of France is Paris. The capital of Germany is",
                          "--top-k", "5", "--last", "2", "--json"] + extra)
         let object = try CLI.jsonObject(r)
-        let positions = try XCTUnwrap(object["positions"] as? [[String: Any]])
-        let top = try positions.map { p in try XCTUnwrap(p["top"] as? [[NSNumber]]).map { ($0[0].intValue, $0[1].doubleValue) } }
+        let top = try CLI.topLogits(object)
         return (try XCTUnwrap(object["ids"] as? [Int]), top)
-    }
-
-    func assertSameTop(_ a: [[(Int, Double)]], _ b: [[(Int, Double)]], tolerance: Double,
-                       file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(a.count, b.count, file: file, line: line)
-        for (pa, pb) in zip(a, b) {
-            XCTAssertEqual(pa.map(\.0), pb.map(\.0), "top ids", file: file, line: line)
-            for (x, y) in zip(pa, pb) { XCTAssertEqual(x.1, y.1, accuracy: tolerance, file: file, line: line) }
-        }
     }
 
     func testHuggingFaceDirectoryAsSource() throws {
