@@ -84,9 +84,20 @@ extension DecoderLayer {
         Kernels.add(s.projected, into: x, count: t * hidden)
     }
 
-    /// The block's backward from recorded activations (math as in `backward(input:gradient:…)`, without the
-    /// recomputation): `x` is the block's input `[T, hidden]`, `dx` = ∂L/∂(block output) becomes ∂L/∂(block input).
-    /// One whole sequence from position 0 (its keys and values still in `cache`). Consumes `a.gate` and `a.up`.
+    /// The block's backward from recorded activations `a` (see `forwardRecording`) for one whole sequence from
+    /// position 0 (`layout` as at its forward, its keys (after RoPE) and values still in `cache`): `x` is the block's
+    /// input `[T, hidden]`, `dx` = ∂L/∂(block output) `[T, hidden]` becomes ∂L/∂(block input). Target linears with a
+    /// delta accumulate its parameter gradient; frozen weights get none. Consumes `a.gate` and `a.up`.
+    ///
+    /// MLP (`xm` = input of the MLP half, `h2 = RMSNorm(xm)·γ₂`, `gt = h2·Wgᵀ`, `u = h2·Wuᵀ`, `a = silu(gt)⊙u`):
+    ///
+    ///     da = dy·Wd  [T, ffn];   dgt = da⊙u⊙silu'(gt),  du = da⊙silu(gt)
+    ///     dh2 = dgt·Wg + du·Wu  [T, hidden];   dxm = dy + RMSNorm'(xm)ᵀ·dh2
+    ///
+    /// Attention (`h1 = RMSNorm(x)·γ₁`, `q = RoPE(h1·Wqᵀ + bq)`, k, v likewise, `o = Attn(q, k, v)`):
+    ///
+    ///     do = dxm·Wo  [T, H·d];   (dq, dk, dv) = Attention.backward;   dq, dk ← RoPE⁻¹ (rotation by −angle)
+    ///     dh1 = dq·Wq + dk·Wk + dv·Wv  [T, hidden];   dx = dxm + RMSNorm'(x)ᵀ·dh1
     func backward(recorded a: LayerActivations, input x: UnsafePointer<Float>, gradient dx: UnsafeMutablePointer<Float>,
                   layout: BatchLayout, cache: KVCache, layer: Int, config c: TransformerConfig, ropeTables: RoPETables,
                   scratch s: BackwardScratch, threads: Int) {

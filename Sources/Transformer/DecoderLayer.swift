@@ -103,89 +103,15 @@ public final class DecoderLayer {
         down.forward(s.gate, rows: t, into: s.projected, threads: threads)
         Kernels.add(s.projected, into: x, count: t * c.hiddenSize)
     }
-
-    /// Backward through the block for one whole sequence (rows = positions `0 ..< T`, `layout` as at its forward,
-    /// whose keys (after RoPE) and values are still in `cache`), given `x` `[T, hidden]`, the block's saved input,
-    /// and `dx` = ∂L/∂(block output) `[T, hidden]`, which becomes ∂L/∂(block input). Activations are recomputed
-    /// from `x` first; target linears with a delta accumulate its parameter gradient; frozen weights get none.
-    ///
-    /// MLP (`xm` = input of the MLP half, `h2 = RMSNorm(xm)·γ₂`, `gt = h2·Wgᵀ`, `u = h2·Wuᵀ`, `a = silu(gt)⊙u`):
-    ///
-    ///     da = dy·Wd  [T, ffn];   dgt = da⊙u⊙silu'(gt),  du = da⊙silu(gt)
-    ///     dh2 = dgt·Wg + du·Wu  [T, hidden];   dxm = dy + RMSNorm'(xm)ᵀ·dh2
-    ///
-    /// Attention (`h1 = RMSNorm(x)·γ₁`, `q = RoPE(h1·Wqᵀ + bq)`, k, v likewise, `o = Attn(q, k, v)`):
-    ///
-    ///     do = dxm·Wo  [T, H·d];   (dq, dk, dv) = Attention.backward;   dq, dk ← RoPE⁻¹ (rotation by −angle)
-    ///     dh1 = dq·Wq + dk·Wk + dv·Wv  [T, hidden];   dx = dxm + RMSNorm'(x)ᵀ·dh1
-    func backward(input x: UnsafePointer<Float>, gradient dx: UnsafeMutablePointer<Float>, layout: BatchLayout,
-                  cache: KVCache, layer: Int, config c: TransformerConfig, rope: RoPE, ropeTables: RoPETables,
-                  scratch s: BackwardScratch, threads: Int) {
-        let t = layout.tokenCount, hidden = c.hiddenSize, eps = c.rmsNormEpsilon
-        // Recompute the forward activations of this block.
-        inputNorm.withUnsafeBufferPointer { Kernels.rmsNorm(x, weight: $0.baseAddress!, rows: t, n: hidden, eps: eps, into: s.h1) }
-        q.forward(s.h1, rows: t, into: s.q, threads: threads)
-        for row in 0 ..< t {
-            rope.applyRotateHalf(s.q + row * c.queryDim, heads: c.headCount, cos: ropeTables.cos + row * ropeTables.width,
-                                 sin: ropeTables.sin + row * ropeTables.width)
-        }
-        Attention.forward(q: s.q, layout: layout, cache: cache, layer: layer, heads: c.headCount,
-                          kvHeads: c.kvHeadCount, headDim: c.headDim, into: s.attention, threads: threads)
-        o.forward(s.attention, rows: t, into: s.xMid, threads: threads)
-        Kernels.add(x, into: s.xMid, count: t * hidden)
-        postAttentionNorm.withUnsafeBufferPointer {
-            Kernels.rmsNorm(s.xMid, weight: $0.baseAddress!, rows: t, n: hidden, eps: eps, into: s.h2)
-        }
-        gate.forward(s.h2, rows: t, into: s.gate, threads: threads)
-        up.forward(s.h2, rows: t, into: s.up, threads: threads)
-        Kernels.siluMul(gate: s.gate, up: s.up, count: t * c.intermediateSize, into: s.act)
-
-        // MLP half.
-        down.backward(s.act, rows: t, outputGradient: dx, into: s.dAct, accumulate: false, threads: threads)
-        BackwardKernels.siluMul(gate: s.gate, up: s.up, outputGradient: s.dAct, count: t * c.intermediateSize)
-        gate.backward(s.h2, rows: t, outputGradient: s.gate, into: s.dh, accumulate: false, threads: threads)
-        up.backward(s.h2, rows: t, outputGradient: s.up, into: s.dh, accumulate: true, threads: threads)
-        postAttentionNorm.withUnsafeBufferPointer {
-            BackwardKernels.rmsNorm(s.xMid, weight: $0.baseAddress!, rows: t, n: hidden, eps: eps,
-                                    outputGradient: s.dh, addingTo: dx)
-        }
-
-        // Attention half.
-        o.backward(s.attention, rows: t, outputGradient: dx, into: s.dAttention, accumulate: false, threads: threads)
-        let slot = layout.sequences[0].slot
-        Attention.backward(q: s.q, keys: cache.keys(layer: layer, slot: slot), values: cache.values(layer: layer, slot: slot),
-                           rows: t, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
-                           outputGradient: s.dAttention, dQ: s.dq, dK: s.dk, dV: s.dv, threads: threads)
-        for row in 0 ..< t {
-            let cosRow = ropeTables.cos + row * ropeTables.width, sinRow = ropeTables.sin + row * ropeTables.width
-            BackwardKernels.ropeRotateHalf(s.dq + row * c.queryDim, heads: c.headCount, headDim: c.headDim,
-                                           cos: cosRow, sin: sinRow)
-            BackwardKernels.ropeRotateHalf(s.dk + row * c.kvDim, heads: c.kvHeadCount, headDim: c.headDim,
-                                           cos: cosRow, sin: sinRow)
-        }
-        q.backward(s.h1, rows: t, outputGradient: s.dq, into: s.dh, accumulate: false, threads: threads)
-        k.backward(s.h1, rows: t, outputGradient: s.dk, into: s.dh, accumulate: true, threads: threads)
-        v.backward(s.h1, rows: t, outputGradient: s.dv, into: s.dh, accumulate: true, threads: threads)
-        inputNorm.withUnsafeBufferPointer {
-            BackwardKernels.rmsNorm(x, weight: $0.baseAddress!, rows: t, n: hidden, eps: eps, outputGradient: s.dh,
-                                    addingTo: dx)
-        }
-    }
 }
 
-/// Recomputed activations and gradients of one block's backward over `T` rows (reused by every layer).
+/// Gradient buffers of one block's backward over `T` rows (reused by every layer): the SwiGLU product `act` and its
+/// gradient `dAct` `[T, ffn]`, `dh` `[T, hidden]`, `dAttention` and `dq` `[T, H·d]`, `dk` and `dv` `[T, KV·d]`.
 final class BackwardScratch {
-    let h1, q, attention, xMid, h2, gate, up, act, dAct, dh, dAttention, dq, dk, dv: UnsafeMutablePointer<Float>
+    let act, dAct, dh, dAttention, dq, dk, dv: UnsafeMutablePointer<Float>
 
     init(rows t: Int, config c: TransformerConfig) {
         func make(_ width: Int) -> UnsafeMutablePointer<Float> { zeroedRows(t, width) }
-        h1 = make(c.hiddenSize)
-        q = make(c.queryDim)
-        attention = make(c.queryDim)
-        xMid = make(c.hiddenSize)
-        h2 = make(c.hiddenSize)
-        gate = make(c.intermediateSize)
-        up = make(c.intermediateSize)
         act = make(c.intermediateSize)
         dAct = make(c.intermediateSize)
         dh = make(c.hiddenSize)
@@ -196,7 +122,7 @@ final class BackwardScratch {
     }
 
     deinit {
-        for p in [h1, q, attention, xMid, h2, gate, up, act, dAct, dh, dAttention, dq, dk, dv] { p.deallocate() }
+        for p in [act, dAct, dh, dAttention, dq, dk, dv] { p.deallocate() }
     }
 }
 

@@ -127,7 +127,7 @@ enum HeadKernels {
         var s16 = SIMD16<Float>(repeating: 0)
         i = 0
         while i + 16 <= n {
-            s16 += exp16(load16(x + i) - m)
+            s16 += FastExp.nonPositive(load16(x + i) - m)
             i += 16
         }
         var s = Double(s16.sum())
@@ -142,35 +142,12 @@ enum HeadKernels {
     static func negativeScaledSoftmax(_ x: UnsafeMutablePointer<Float>, logSumExp lse: Float, scale a: Float, count n: Int) {
         var i = 0
         while i + 16 <= n {
-            store16(exp16(load16(x + i) - lse) * -a, x + i)
+            store16(FastExp.nonPositive(load16(x + i) - lse) * -a, x + i)
             i += 16
         }
         while i < n {
             x[i] = -a * expf(x[i] - lse)
             i += 1
         }
-    }
-
-    /// e^x for x ≤ 0 on 16 lanes (Cephes `expf` polynomial after range reduction by ln 2; relative error ~1e-7;
-    /// x < −87.3 gives 0).
-    @inline(__always)
-    static func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let underflow = x .< -87.3
-        let clamped = x.replacing(with: -87.3, where: underflow)
-        let magic: Float = 12_582_912  // 1.5·2²³: adding it rounds to an integer held in the low mantissa bits
-        let shifted = clamped * 1.442_695_04 + magic
-        let n = shifted - magic
-        var r = clamped - n * 0.693_359_375
-        r = r - n * -2.121_944_4e-4
-        var p = SIMD16<Float>(repeating: 1.987_569_15e-4)
-        p = p * r + 1.398_199_95e-3
-        p = p * r + 8.333_451_9e-3
-        p = p * r + 4.166_579_59e-2
-        p = p * r + 0.166_666_655
-        p = p * r + 0.500_000_01
-        p = p * r * r + r + 1
-        let integer = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
-        let scale = unsafeBitCast((integer &+ 127) &<< 23, to: SIMD16<Float>.self)
-        return (p * scale).replacing(with: 0, where: underflow)
     }
 }

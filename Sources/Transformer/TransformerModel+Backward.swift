@@ -117,11 +117,7 @@ extension TransformerModel {
         let layerCount = layers.count
         // inputs[l] = input of layer l; inputs[L] = final hidden state.
         let inputs = w.inputs
-        embedding.withUnsafeBufferPointer { e in
-            for (row, id) in tokens.enumerated() {
-                (inputs + row * hidden).update(from: e.baseAddress! + id * hidden, count: hidden)
-            }
-        }
+        embed([tokens], into: inputs)
         let tables = RoPETables(rope: rope, positions: layout.positions)
         defer { tables.deallocate() }
         // With every layer's activations kept (w.recordsAll), the backward uses them; otherwise one buffer is reused

@@ -46,24 +46,8 @@ extension TransformerModel {
         let t = layout.tokenCount
         let x = UnsafeMutablePointer<Float>.allocate(capacity: t * hidden)
         defer { x.deallocate() }
-        embedding.withUnsafeBufferPointer { e in
-            var row = 0
-            for seq in sequences {
-                for id in seq {
-                    (x + row * hidden).initialize(from: e.baseAddress! + id * hidden, count: hidden)
-                    row += 1
-                }
-            }
-        }
-        let tables = RoPETables(rope: rope, positions: layout.positions)
-        defer { tables.deallocate() }
-        do {
-            let scratch = Scratch(rows: t, config: config)
-            for (l, layer) in layers.enumerated() {
-                layer.forward(x, layout: layout, cache: cache, layer: l, config: config, rope: rope, ropeTables: tables,
-                              scratch: scratch, threads: threads)
-            }
-        }
+        embed(sequences, into: x)
+        runLayers(x, layout: layout, cache: cache)
         var rows: [Int] = [], targets: [Int] = []
         for (k, seq) in layout.sequences.enumerated() {
             for position in starts[k] ..< seq.count {

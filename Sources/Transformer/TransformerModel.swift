@@ -91,22 +91,8 @@ public final class TransformerModel: CausalLM {
         let t = layout.tokenCount, hidden = config.hiddenSize
         let x = UnsafeMutablePointer<Float>.allocate(capacity: t * hidden)
         defer { x.deallocate() }
-        embedding.withUnsafeBufferPointer { e in
-            var row = 0
-            for seq in tokens {
-                for id in seq {
-                    (x + row * hidden).initialize(from: e.baseAddress! + id * hidden, count: hidden)
-                    row += 1
-                }
-            }
-        }
-        let scratch = Scratch(rows: t, config: config)
-        let tables = RoPETables(rope: rope, positions: layout.positions)
-        defer { tables.deallocate() }
-        for (l, layer) in layers.enumerated() {
-            layer.forward(x, layout: layout, cache: cache, layer: l, config: config, rope: rope,
-                          ropeTables: tables, scratch: scratch, threads: threads)
-        }
+        embed(tokens, into: x)
+        runLayers(x, layout: layout, cache: cache)
         for seq in layout.sequences { cache.lengths[seq.slot] = seq.start + seq.count }
 
         let rows = allPositions ? Array(0 ..< t) : layout.sequences.map { $0.firstRow + $0.count - 1 }
@@ -124,5 +110,31 @@ public final class TransformerModel: CausalLM {
             n = rows.count * vocab
         }
         return Logits(values: values, rows: rows.count, vocabularySize: vocab)
+    }
+
+    /// Copies the embedding rows of `tokens` (sequence after sequence) into `x` `[T, hidden]`.
+    func embed(_ tokens: [[Int]], into x: UnsafeMutablePointer<Float>) {
+        let hidden = config.hiddenSize
+        embedding.withUnsafeBufferPointer { e in
+            var row = 0
+            for seq in tokens {
+                for id in seq {
+                    (x + row * hidden).update(from: e.baseAddress! + id * hidden, count: hidden)
+                    row += 1
+                }
+            }
+        }
+    }
+
+    /// Runs every decoder layer on `x` `[T, hidden]` in place (the batch `layout`), appending keys and values to
+    /// `cache`.
+    func runLayers(_ x: UnsafeMutablePointer<Float>, layout: BatchLayout, cache: KVCache) {
+        let scratch = Scratch(rows: layout.tokenCount, config: config)
+        let tables = RoPETables(rope: rope, positions: layout.positions)
+        defer { tables.deallocate() }
+        for (l, layer) in layers.enumerated() {
+            layer.forward(x, layout: layout, cache: cache, layer: l, config: config, rope: rope,
+                          ropeTables: tables, scratch: scratch, threads: threads)
+        }
     }
 }

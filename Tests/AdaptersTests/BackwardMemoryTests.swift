@@ -24,13 +24,7 @@ final class BackwardMemoryTests: XCTestCase {
         guard ProcessInfo.processInfo.environment["TINYLORA_MEMORY_TEST"] == "1" else {
             throw XCTSkip("set TINYLORA_MEMORY_TEST=1 to measure (several minutes)")
         }
-        let file = try GGUFFile(path: Support.modelPath("Qwen2.5-Coder-0.5B-Instruct.gguf"))
-        let config = try TransformerConfig(gguf: file)
-        let weights = GGUFWeights(file: file, config: config)
-        let model = try TransformerModel(config: config, weights: weights, threads: 2)
-        let plan = try AdapterPlan(configuration: .init(method: .tinyLoRA, rank: 2, u: 13, tying: .all), model: config)
-        let adapter = try Adapter(base: try FrozenBase.build(plan: plan, model: config, weights: weights),
-                                  parameters: Support.gaussian(13, seed: 5, std: 0.01))
+        let (model, adapter) = try Support.qwenWithTinyLoRA13()
         let afterLoad = BackwardMemoryTests.procStatus("VmHWM") ?? 0
         var rng = Xoshiro256StarStar(seed: 3, stream: 0)
         let tokens = (0 ..< 8).map { _ in (0 ..< 512).map { _ in Int(rng.next() % 150_000) } }

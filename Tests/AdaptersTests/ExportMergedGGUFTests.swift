@@ -102,18 +102,26 @@ final class ExportMergedGGUFTests: XCTestCase {
         return try JSONDecoder().decode(LlamaCppFixture.self, from: Data(contentsOf: url))
     }
 
+    /// Our greedy continuation of `fixture.prompt` with `adapter` attached equals llama.cpp's, and the base model's
+    /// differs from it (so the adapter matters); both are printed after `label`.
+    static func assertAdaptedGreedyMatches(_ fixture: LlamaCppFixture, model: TransformerModel, adapter: Adapter,
+                                           label: String = "", file: StaticString = #filePath,
+                                           line: UInt = #line) throws {
+        let baseline = try greedy(model, prompt: fixture.prompt, count: fixture.generated.count)
+        try adapter.attach(to: model)
+        defer { adapter.detach(from: model) }
+        let generated = try greedy(model, prompt: fixture.prompt, count: fixture.generated.count)
+        print("\(label)ours \(generated), \(fixture.generator) \(fixture.generated), base model \(baseline)")
+        XCTAssertEqual(generated, fixture.generated, file: file, line: line)
+        XCTAssertNotEqual(baseline, fixture.generated, "the adapter must change the greedy output", file: file, line: line)
+    }
+
     /// Our greedy continuation with the adapter attached equals llama.cpp's on the merged F32 GGUF (fixture
     /// `merged_gguf_llamacpp.json`, written by `Fixtures/check_merged_gguf_llamacpp.py`).
     func testLlamaCppGreedyOnMergedGGUFEqualsOurs() throws {
         let fixture = try ExportMergedGGUFTests.llamaCppFixture("merged_gguf_llamacpp.json")
         let (_, _, model, adapter) = try ExportMergedGGUFTests.smolLM2()
-        let baseline = try ExportMergedGGUFTests.greedy(model, prompt: fixture.prompt, count: fixture.generated.count)
-        try adapter.attach(to: model)
-        defer { adapter.detach(from: model) }
-        let generated = try ExportMergedGGUFTests.greedy(model, prompt: fixture.prompt, count: fixture.generated.count)
-        print("ours \(generated), \(fixture.generator) \(fixture.generated), base model \(baseline)")
-        XCTAssertEqual(generated, fixture.generated)
-        XCTAssertNotEqual(baseline, fixture.generated, "the adapter must change the greedy output")
+        try ExportMergedGGUFTests.assertAdaptedGreedyMatches(fixture, model: model, adapter: adapter)
     }
 
     /// Our greedy continuation with the adapter attached equals llama.cpp's on the base GGUF with the adapter exported

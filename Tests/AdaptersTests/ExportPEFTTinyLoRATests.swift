@@ -38,6 +38,32 @@ final class ExportPEFTTinyLoRATests: XCTestCase {
         return try model.forward(tokens: [tokens], slots: [0], cache: cache, allPositions: true)
     }
 
+    /// Attaches each candidate to `model` in turn and compares its logits at the fixture's positions and top-k ids
+    /// with PEFT's: returns the largest |ours − PEFT| of the adapted logits and of the adapter's effect
+    /// (adapted − base), and the largest PEFT effect, over all candidates (printed after each, after `label`).
+    static func worstGaps(_ candidates: [(String, Adapter)], model: TransformerModel, fixture: Fixture,
+                          label prefix: String = "") throws -> (adapted: Float, effect: Float, effectSize: Float) {
+        let baseLogits = try logits(model, fixture.tokens)
+        var worst = (adapted: Float(0), effect: Float(0), effectSize: Float(0))
+        for (label, candidate) in candidates {
+            try candidate.attach(to: model)
+            let adapted = try logits(model, fixture.tokens)
+            candidate.detach(from: model)
+            for (k, position) in fixture.positions.enumerated() {
+                for (j, id) in fixture.ids[k].enumerated() {
+                    let ours = adapted[position][adapted[position].startIndex + id]
+                    let ourBase = baseLogits[position][baseLogits[position].startIndex + id]
+                    worst.adapted = max(worst.adapted, abs(ours - fixture.adapted[k][j]))
+                    worst.effect = max(worst.effect, abs((ours - ourBase) - (fixture.adapted[k][j] - fixture.base[k][j])))
+                    worst.effectSize = max(worst.effectSize, abs(fixture.adapted[k][j] - fixture.base[k][j]))
+                }
+            }
+            print("\(prefix)\(label) vs PEFT (\(fixture.generator)): max |adapted − PEFT| \(worst.adapted), max |effect − "
+                + "PEFT effect| \(worst.effect), largest PEFT effect \(worst.effectSize)")
+        }
+        return worst
+    }
+
     /// Export then import on a small random model gives back the same plan, A, B, P and v; the config holds the
     /// PEFT keys; structured tying (not expressible) and a broken directory are refused with clear errors.
     func testRoundTripOnSmallModel() throws {
@@ -110,24 +136,8 @@ final class ExportPEFTTinyLoRATests: XCTestCase {
 
         let imported = try PEFTImport.read(directory: dir, model: config, weights: weights)
         XCTAssertEqual(imported.parameters, v)
-        let baseLogits = try ExportPEFTTinyLoRATests.logits(model, fixture.tokens)
-        var worst = (adapted: Float(0), effect: Float(0), importGap: Float(0), effectSize: Float(0))
-        for (label, candidate) in [("exported", adapter), ("imported", imported)] {
-            try candidate.attach(to: model)
-            let adapted = try ExportPEFTTinyLoRATests.logits(model, fixture.tokens)
-            candidate.detach(from: model)
-            for (k, position) in fixture.positions.enumerated() {
-                for (j, id) in fixture.ids[k].enumerated() {
-                    let ours = adapted[position][adapted[position].startIndex + id]
-                    let ourBase = baseLogits[position][baseLogits[position].startIndex + id]
-                    worst.adapted = max(worst.adapted, abs(ours - fixture.adapted[k][j]))
-                    worst.effect = max(worst.effect, abs((ours - ourBase) - (fixture.adapted[k][j] - fixture.base[k][j])))
-                    worst.effectSize = max(worst.effectSize, abs(fixture.adapted[k][j] - fixture.base[k][j]))
-                }
-            }
-            print("\(label) vs PEFT (\(fixture.generator)): max |adapted − PEFT| \(worst.adapted), max |effect − "
-                + "PEFT effect| \(worst.effect), largest PEFT effect \(worst.effectSize)")
-        }
+        let worst = try ExportPEFTTinyLoRATests.worstGaps([("exported", adapter), ("imported", imported)], model: model,
+                                                          fixture: fixture)
         XCTAssertLessThan(worst.adapted, 0.05)
         XCTAssertLessThan(worst.effect, 0.01)
         XCTAssertGreaterThan(worst.effectSize, 0.1, "the adapter must visibly change the logits")
@@ -152,22 +162,8 @@ final class ExportPEFTTinyLoRATests: XCTestCase {
         XCTAssertEqual(adapter.plan.groupOfModule, [0, 0, 1, 1])
         XCTAssertEqual(adapter.plan.groupCount, fixture.groups)
         XCTAssertEqual(adapter.parameters, fixture.v)
-        let baseLogits = try ExportPEFTTinyLoRATests.logits(model, fixture.tokens)
-        try adapter.attach(to: model)
-        let adapted = try ExportPEFTTinyLoRATests.logits(model, fixture.tokens)
-        adapter.detach(from: model)
-        var worst = (adapted: Float(0), effect: Float(0), effectSize: Float(0))
-        for (k, position) in fixture.positions.enumerated() {
-            for (j, id) in fixture.ids[k].enumerated() {
-                let ours = adapted[position][adapted[position].startIndex + id]
-                let ourBase = baseLogits[position][baseLogits[position].startIndex + id]
-                worst.adapted = max(worst.adapted, abs(ours - fixture.adapted[k][j]))
-                worst.effect = max(worst.effect, abs((ours - ourBase) - (fixture.adapted[k][j] - fixture.base[k][j])))
-                worst.effectSize = max(worst.effectSize, abs(fixture.adapted[k][j] - fixture.base[k][j]))
-            }
-        }
-        print("imported PEFT-made adapter vs PEFT (\(fixture.generator)): max |adapted − PEFT| \(worst.adapted), "
-            + "max |effect − PEFT effect| \(worst.effect), largest PEFT effect \(worst.effectSize)")
+        let worst = try ExportPEFTTinyLoRATests.worstGaps([("imported PEFT-made adapter", adapter)], model: model,
+                                                          fixture: fixture)
         XCTAssertLessThan(worst.adapted, 0.05)
         XCTAssertLessThan(worst.effect, 0.01)
         XCTAssertGreaterThan(worst.effectSize, 0.05, "the adapter must visibly change the logits")

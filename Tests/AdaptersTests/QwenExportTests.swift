@@ -50,24 +50,8 @@ final class QwenExportTests: XCTestCase {
         XCTAssertEqual(fixture.v, adapter.parameters, "the fixture was made with these trained values")
         XCTAssertEqual(fixture.groups, adapter.plan.groupCount)
         let imported = try PEFTImport.read(directory: dir, model: config, weights: GGUFWeights(file: file, config: config))
-        let baseLogits = try ExportPEFTTinyLoRATests.logits(model, fixture.tokens)
-        var worst = (adapted: Float(0), effect: Float(0), effectSize: Float(0))
-        for (label, candidate) in [("exported", adapter), ("imported", imported)] {
-            try candidate.attach(to: model)
-            let adapted = try ExportPEFTTinyLoRATests.logits(model, fixture.tokens)
-            candidate.detach(from: model)
-            for (k, position) in fixture.positions.enumerated() {
-                for (j, id) in fixture.ids[k].enumerated() {
-                    let ours = adapted[position][adapted[position].startIndex + id]
-                    let ourBase = baseLogits[position][baseLogits[position].startIndex + id]
-                    worst.adapted = max(worst.adapted, abs(ours - fixture.adapted[k][j]))
-                    worst.effect = max(worst.effect, abs((ours - ourBase) - (fixture.adapted[k][j] - fixture.base[k][j])))
-                    worst.effectSize = max(worst.effectSize, abs(fixture.adapted[k][j] - fixture.base[k][j]))
-                }
-            }
-            print("Qwen2.5 \(label) vs PEFT (\(fixture.generator)): max |adapted − PEFT| \(worst.adapted), max |effect − "
-                + "PEFT effect| \(worst.effect), largest PEFT effect \(worst.effectSize)")
-        }
+        let worst = try ExportPEFTTinyLoRATests.worstGaps([("exported", adapter), ("imported", imported)], model: model,
+                                                          fixture: fixture, label: "Qwen2.5 ")
         XCTAssertLessThan(worst.adapted, 0.05)
         XCTAssertLessThan(worst.effect, 0.01)
         XCTAssertGreaterThan(worst.effectSize, 0.1, "the adapter must visibly change the logits")
@@ -80,12 +64,6 @@ final class QwenExportTests: XCTestCase {
             print("wrote the merged F32 Qwen2.5 GGUF to \(keep)")
         }
         let fixture = try ExportMergedGGUFTests.llamaCppFixture("merged_gguf_llamacpp_qwen2.5-coder-0.5b.json")
-        let baseline = try ExportMergedGGUFTests.greedy(model, prompt: fixture.prompt, count: fixture.generated.count)
-        try adapter.attach(to: model)
-        defer { adapter.detach(from: model) }
-        let generated = try ExportMergedGGUFTests.greedy(model, prompt: fixture.prompt, count: fixture.generated.count)
-        print("Qwen2.5: ours \(generated), \(fixture.generator) \(fixture.generated), base model \(baseline)")
-        XCTAssertEqual(generated, fixture.generated)
-        XCTAssertNotEqual(baseline, fixture.generated, "the adapter must change the greedy output")
+        try ExportMergedGGUFTests.assertAdaptedGreedyMatches(fixture, model: model, adapter: adapter, label: "Qwen2.5: ")
     }
 }

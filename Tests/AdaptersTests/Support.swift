@@ -1,7 +1,9 @@
+import Adapters
 import CBLAS
 import Foundation
 import ModelFiles
 import Numerics
+import Transformer
 import XCTest
 
 /// Helpers shared by the adapter tests.
@@ -74,6 +76,19 @@ enum Support {
             throw XCTSkip("missing \(path)")
         }
         return path
+    }
+
+    /// Qwen2.5-Coder-0.5B (2 threads) with a 13-parameter TinyLoRA (r = 2, one group over all 168 modules) whose
+    /// v ~ N(0, 0.01²) (seed 5): the setting of the backward speed and memory measurements.
+    static func qwenWithTinyLoRA13() throws -> (model: TransformerModel, adapter: Adapter) {
+        let file = try GGUFFile(path: modelPath("Qwen2.5-Coder-0.5B-Instruct.gguf"))
+        let config = try TransformerConfig(gguf: file)
+        let weights = GGUFWeights(file: file, config: config)
+        let model = try TransformerModel(config: config, weights: weights, threads: 2)
+        let plan = try AdapterPlan(configuration: .init(method: .tinyLoRA, rank: 2, u: 13, tying: .all), model: config)
+        let adapter = try Adapter(base: try FrozenBase.build(plan: plan, model: config, weights: weights),
+                                  parameters: gaussian(13, seed: 5, std: 0.01))
+        return (model, adapter)
     }
 
     /// Singular values to `valueTolerance` relative, both subspaces to `subspaceTolerance`.

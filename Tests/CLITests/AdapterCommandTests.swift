@@ -3,18 +3,7 @@ import ModelFiles
 import XCTest
 
 /// `plan`, `adapter init`, `adapter info` and `--adapter` on score/generate, running the binary on the real models.
-final class AdapterCommandTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-adapter-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
+final class AdapterCommandTests: TemporaryDirectoryTestCase {
     func plan(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
         let r = try CLI.run(["plan", "--model", try CLI.modelPath("qwen2.5-coder-0.5b")] + args + ["--json"])
         XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)

@@ -3,24 +3,7 @@ import ModelFiles
 import XCTest
 
 /// Bad files and inputs end with one `error:` line and a non-zero exit, never a crash.
-final class BadInputTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-bad-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    func write(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let path = dir + "/" + name
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        return path
-    }
-
+final class BadInputTests: TemporaryDirectoryTestCase {
     /// The first `count` bytes of the SmolLM2 GGUF.
     func truncatedModel(_ count: Int) throws -> String {
         let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: try CLI.modelPath("smollm2-135m")))
@@ -114,18 +97,7 @@ final class BadInputTests: XCTestCase {
 }
 
 /// Well-formed GGUF files the engine or tokenizer cannot use.
-final class UnsupportedModelTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-unsupported-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
+final class UnsupportedModelTests: TemporaryDirectoryTestCase {
     func testUnknownArchitecture() throws {
         var w = GGUFWriter()
         try w.set("general.architecture", .string("mamba"))

@@ -84,6 +84,24 @@ enum CLI {
         }
         return object
     }
+
+    /// The `positions[].top` lists of a `score --json` object, as [(position, [(id, logit)])].
+    static func topLogits(_ score: [String: Any]) throws -> [[(Int, Double)]] {
+        let positions = try XCTUnwrap(score["positions"] as? [[String: Any]])
+        return try positions.map { p in
+            try XCTUnwrap(p["top"] as? [[NSNumber]]).map { ($0[0].intValue, $0[1].doubleValue) }
+        }
+    }
+}
+
+/// Asserts two `CLI.topLogits` results have the same top ids at every position and logits within `tolerance`.
+func assertSameTop(_ a: [[(Int, Double)]], _ b: [[(Int, Double)]], tolerance: Double,
+                   file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, file: file, line: line)
+    for (pa, pb) in zip(a, b) {
+        XCTAssertEqual(pa.map(\.0), pb.map(\.0), "top ids", file: file, line: line)
+        for (x, y) in zip(pa, pb) { XCTAssertEqual(x.1, y.1, accuracy: tolerance, file: file, line: line) }
+    }
 }
 
 /// Asserts the command failed cleanly: non-zero exit, nothing on stdout, exactly one stderr line starting with

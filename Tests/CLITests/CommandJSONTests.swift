@@ -4,30 +4,13 @@ import XCTest
 /// The exact machine-readable forms of tokenize, score and generate, on the real models. Token ids are checked
 /// against the tokenizer's golden fixture (llama.cpp's ids, made by Tests/TokenizersTests/Fixtures/
 /// make_tokenizer_fixtures.py).
-final class CommandJSONTests: XCTestCase {
+final class CommandJSONTests: TemporaryDirectoryTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("TokenizersTests/Fixtures")
-
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-json-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
 
     func fixture(_ name: String) throws -> [String: Any] {
         let data = try Data(contentsOf: Self.fixtures.appendingPathComponent(name))
         return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
-    }
-
-    func write(_ name: String, _ text: String) throws -> String {
-        let path = dir + "/" + name
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        return path
     }
 
     func writeMessages(_ messages: [[String: String]]) throws -> String {

@@ -4,18 +4,7 @@ import XCTest
 
 /// `merge` and `export`, running the binary on SmolLM2-135M: a merged model scores like the base with the adapter
 /// attached, exports write the expected files, bad input gets one clean error line.
-final class ExportCommandTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-export-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
+final class ExportCommandTests: TemporaryDirectoryTestCase {
     func smol() throws -> String { try CLI.modelPath("smollm2-135m") }
 
     /// A TinyLoRA adapter (u = 13, one group) with unscaled N(0, 1) v, so that it changes even the top ids.
@@ -33,19 +22,7 @@ final class ExportCommandTests: XCTestCase {
         let r = try CLI.run(["score", "--model", model, "--ids", "504,3575,282,4649,314", "--top-k", "5", "--last", "2",
                              "--json"] + extra)
         XCTAssertEqual(r.status, 0, r.stderr)
-        let positions = try XCTUnwrap(try CLI.jsonObject(r)["positions"] as? [[String: Any]])
-        return try positions.map { p in
-            try XCTUnwrap(p["top"] as? [[NSNumber]]).map { ($0[0].intValue, $0[1].doubleValue) }
-        }
-    }
-
-    func assertSameTop(_ a: [[(Int, Double)]], _ b: [[(Int, Double)]], tolerance: Double,
-                       file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(a.count, b.count, file: file, line: line)
-        for (pa, pb) in zip(a, b) {
-            XCTAssertEqual(pa.map(\.0), pb.map(\.0), "top ids", file: file, line: line)
-            for (x, y) in zip(pa, pb) { XCTAssertEqual(x.1, y.1, accuracy: tolerance, file: file, line: line) }
-        }
+        return try CLI.topLogits(try CLI.jsonObject(r))
     }
 
     func run(_ args: [String]) throws -> CLIResult {

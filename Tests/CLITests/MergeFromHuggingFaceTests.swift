@@ -6,18 +6,7 @@ import XCTest
 /// `merge` of the GGUF writes a directory with tokenizer files that tokenizes like the GGUF; that directory is then a
 /// base model of its own (adapter built from it, merged again, exported), and every merged model scores like the
 /// adapter attached to its base.
-final class MergeFromHuggingFaceTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-hfsource-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
+final class MergeFromHuggingFaceTests: TemporaryDirectoryTestCase {
     func run(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> CLIResult {
         let r = try CLI.run(args)
         XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
@@ -29,18 +18,8 @@ final class MergeFromHuggingFaceTests: XCTestCase {
         let r = try run(["score", "--model", model, "--text", "The capital of France is Paris. The capital of Germany is",
                          "--top-k", "5", "--last", "2", "--json"] + extra)
         let object = try CLI.jsonObject(r)
-        let positions = try XCTUnwrap(object["positions"] as? [[String: Any]])
-        let top = try positions.map { p in try XCTUnwrap(p["top"] as? [[NSNumber]]).map { ($0[0].intValue, $0[1].doubleValue) } }
+        let top = try CLI.topLogits(object)
         return (try XCTUnwrap(object["ids"] as? [Int]), top)
-    }
-
-    func assertSameTop(_ a: [[(Int, Double)]], _ b: [[(Int, Double)]], tolerance: Double,
-                       file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(a.count, b.count, file: file, line: line)
-        for (pa, pb) in zip(a, b) {
-            XCTAssertEqual(pa.map(\.0), pb.map(\.0), "top ids", file: file, line: line)
-            for (x, y) in zip(pa, pb) { XCTAssertEqual(x.1, y.1, accuracy: tolerance, file: file, line: line) }
-        }
     }
 
     func testHuggingFaceDirectoryAsSource() throws {

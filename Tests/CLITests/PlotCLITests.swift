@@ -5,22 +5,7 @@ import FoundationXML
 import XCTest
 
 /// `tinylora plot` on small metrics files written by the test.
-final class PlotCLITests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("plot-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
-
-    func write(_ name: String, _ text: String) throws -> String {
-        let url = dir.appendingPathComponent(name)
-        try Data(text.utf8).write(to: url)
-        return url.path
-    }
-
+final class PlotCLITests: TemporaryDirectoryTestCase {
     /// Polylines of class `series`: (data-name, point count).
     func seriesPolylines(_ svgPath: String) throws -> [(String, Int)] {
         final class Collector: NSObject, XMLParserDelegate {
@@ -46,7 +31,7 @@ final class PlotCLITests: XCTestCase {
             lines.append(#"{"step":\#(step),"reward_mean":\#(Double(step) / 12),"loss":\#(1.0 / Double(step)),"accuracy":\#(acc)}"#)
         }
         let metrics = try write("metrics.jsonl", lines.joined(separator: "\n") + "\n")
-        let out = dir.appendingPathComponent("curve.svg").path
+        let out = dir + "/" + "curve.svg"
         let r = try CLI.run(["plot", metrics, "--out", out])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, out + "\n")
@@ -54,7 +39,7 @@ final class PlotCLITests: XCTestCase {
         XCTAssertEqual(found.map(\.0), ["reward_mean", "accuracy"])
         XCTAssertEqual(found.map(\.1), [12, 3])
 
-        let out2 = dir.appendingPathComponent("loss.svg").path
+        let out2 = dir + "/" + "loss.svg"
         let r2 = try CLI.run(["plot", metrics, "--out", out2, "--keys", "loss,reward_mean", "--smooth", "3", "--log-x"])
         XCTAssertEqual(r2.status, 0, r2.stderr)
         XCTAssertEqual(try seriesPolylines(out2).map(\.1), [12, 12])
@@ -69,15 +54,15 @@ final class PlotCLITests: XCTestCase {
     }
 
     func testBadInputIsOneClearError() throws {
-        let out = dir.appendingPathComponent("x.svg").path
+        let out = dir + "/" + "x.svg"
         let bad = try write("bad.jsonl", "{\"step\":1,\"reward_mean\":0.5}\n{\"step\":2,\"reward_mean\":\n")
         assertCleanError(try CLI.run(["plot", bad, "--out", out]), contains: "bad.jsonl line 2")
         let good = try write("good.jsonl", "{\"step\":1,\"reward_mean\":0.5}\n")
         assertCleanError(try CLI.run(["plot", good, "--out", out, "--keys", "kl"]), contains: "has no key kl")
-        assertCleanError(try CLI.run(["plot", good, "--out", dir.appendingPathComponent("x.png").path]), contains: "--out must name a .svg")
+        assertCleanError(try CLI.run(["plot", good, "--out", dir + "/" + "x.png"]), contains: "--out must name a .svg")
         let zero = try write("zero.jsonl", "{\"step\":0,\"reward_mean\":0.5}\n")
         assertCleanError(try CLI.run(["plot", zero, "--out", out, "--log-x"]), contains: "log x axis needs x > 0")
-        assertCleanError(try CLI.run(["plot", dir.appendingPathComponent("none.jsonl").path, "--out", out]), contains: "cannot read metrics file")
+        assertCleanError(try CLI.run(["plot", dir + "/" + "none.jsonl", "--out", out]), contains: "cannot read metrics file")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing written on errors")
     }
 }

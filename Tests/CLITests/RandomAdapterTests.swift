@@ -3,18 +3,7 @@ import XCTest
 
 /// `adapter init --random-v`: v ~ N(0, 1) scaled by --random-scale/√u (default 0.1) changes SmolLM2's logits visibly
 /// (more than 0.1) but not into garbage (the top token stays, no logit moves by 5 or more), for each adapter kind.
-final class RandomAdapterTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-randomv-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
+final class RandomAdapterTests: TemporaryDirectoryTestCase {
     /// The last position's top-40 logits by id.
     func logits(_ extra: [String]) throws -> (top: Int, byId: [Int: Double]) {
         let r = try CLI.run(["score", "--model", try CLI.modelPath("smollm2-135m"), "--text",

@@ -2,24 +2,7 @@ import Foundation
 import XCTest
 
 /// `tinylora train` on SmolLM2 with a tiny dataset of sums: outputs, resume after kill -9, config files, bad input.
-final class TrainCLITests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("cli-train-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    func write(_ name: String, _ text: String) throws -> String {
-        let path = dir + "/" + name
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        return path
-    }
-
+final class TrainCLITests: TemporaryDirectoryTestCase {
     /// 40 one-digit sums; SmolLM2 gets some right and some wrong at temperature 1, so groups have reward spread.
     func sumsData() throws -> String {
         var lines: [String] = []

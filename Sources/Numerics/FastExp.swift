@@ -2,9 +2,9 @@
 /// n = round(x · log₂e) (by adding and subtracting 1.5 · 2²³, which rounds to nearest even), r = x − n·ln2 (ln2 split
 /// in a high and a low part), exp(r) by the Cephes `expf` polynomial (relative error about 1e-7 on |r| <= ln2/2),
 /// times 2ⁿ built from the exponent bits. x < −87.3 (including −∞) gives exactly 0, as fp32 underflow would;
-/// x > 0 is not supported (callers pass x − max).
+/// x > 0 is not supported (callers pass x − max). Used by the LM head's log-sum-exp and softmax and by the sampler.
 public enum FastExp {
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func nonPositive(_ x: SIMD16<Float>) -> SIMD16<Float> {
         let underflow = x .< -87.3
         let clamped = x.replacing(with: -87.3, where: underflow)
