@@ -38,22 +38,22 @@ struct Demo: ParsableCommand {
     var evalData = "arith:split=test,seed=1,steps=2-3"
 
     @Option(help: "Held-out problems scored before and after training.")
-    var evalItems = 100
+    var evalItems = 60
 
     @Option(help: "Text appended to each question.")
     var suffix = PromptFormat.paperSuffix
 
     @Option(help: "Most new tokens per completion (rollouts and evaluation).")
-    var maxTokens = 192
+    var maxTokens = 160
 
     @Option(help: "GRPO steps.")
-    var steps = 12
+    var steps = 8
 
     @Option(help: "Prompts per GRPO step.")
-    var batch = 4
+    var batch = 2
 
     @Option(help: "Completions sampled per prompt.")
-    var group = 4
+    var group = 8
 
     @Option(help: "Learning rate (AdamW, constant).")
     var lr: Float = 5e-3
