@@ -238,8 +238,6 @@ public final class AdapterTrainer {
                                         maskTruncated: s.maskTruncatedCompletions)
         }
         let lossSettings = s.resolvedLoss
-        let scales = try GRPOLoss.sequenceScales(activeTokenCounts: masks.map { $0.filter { $0 }.count },
-                                                 configuration: lossSettings)
         let sequences = completions.map { prompts[$0.promptIndex] + $0.tokenIds }
         let starts = completions.map { prompts[$0.promptIndex].count }
         var batch = GRPOBatch(tokens: sequences, completionStart: starts, advantages: advantages.values, masks: masks)
