@@ -27,6 +27,9 @@ public struct AccuracySummary: Sendable, Equatable {
         let denominator = 1 + z2 / nn
         let center = (p + z2 / (2 * nn)) / denominator
         let half = z * (p * (1 - p) / nn + z2 / (4 * nn * nn)).squareRoot() / denominator
-        return (max(0, center - half), min(1, center + half))
+        // At 0 or n successes the bound is exactly 0 or 1; rounding would leave ~1e-17.
+        let lower = successes == 0 ? 0 : max(0, center - half)
+        let upper = successes == n ? 1 : min(1, center + half)
+        return (lower, upper)
     }
 }

@@ -60,6 +60,11 @@ final class RewardTests: XCTestCase {
         let all = AccuracySummary(correct: 20, n: 20).ci95
         XCTAssertEqual(all.upper, 1)
         XCTAssertEqual(all.lower, 1 - 0.161125, accuracy: 2e-6)
+        // Exactly 0 and 1 at the ends for every n (rounding once left 5.6e-17 for 0 of 3).
+        for n in 1 ... 60 {
+            XCTAssertEqual(AccuracySummary(correct: 0, n: n).ci95.lower, 0, "0 of \(n)")
+            XCTAssertEqual(AccuracySummary(correct: n, n: n).ci95.upper, 1, "\(n) of \(n)")
+        }
         XCTAssertEqual(AccuracySummary(correct: 0, n: 0).ci95.upper, 1)
         XCTAssertEqual(AccuracySummary(correct: 7, n: 8).accuracy, 0.875)
     }
