@@ -47,7 +47,6 @@ public final class AdapterTrainer {
     private var order: DataOrder
     private let schedule: LearningRateSchedule
     private let generator: Generator
-    private var promptCache: [Int: [Int]] = [:]
 
     public init(model: TransformerModel, tokenizer: Tokenizer, adapter: Adapter, dataset: Dataset,
                 reward: WeightedReward = .standard, settings: TrainingSettings, run: RunDirectory) throws {
@@ -175,9 +174,8 @@ public final class AdapterTrainer {
         return indices.map { dataset.examples[$0] }
     }
 
-    private func promptTokens(_ example: Example, index: Int) throws -> [Int] {
-        try tokenizer.encodeChat(example.messages.map { ChatMessage(role: $0.role, content: $0.content) },
-                                 addGenerationPrompt: true)
+    private func promptTokens(_ example: Example) throws -> [Int] {
+        try tokenizer.encodeChat(example.chatMessages, addGenerationPrompt: true)
     }
 
     private func trainStep() throws -> MetricsRecord {
@@ -208,7 +206,7 @@ public final class AdapterTrainer {
     private func grpoStep() throws -> MetricsRecord {
         let s = settings
         let examples = nextExamples()
-        let prompts = try examples.enumerated().map { try promptTokens($1, index: $0) }
+        let prompts = try examples.map(promptTokens)
         let rolloutStart = Date()
         var parameters = GenerationParameters(
             maxNewTokens: s.maxNewTokens, sampling: SamplingParameters(temperature: s.temperature, topP: s.topP),
@@ -311,10 +309,9 @@ public final class AdapterTrainer {
     private func sftStep() throws -> MetricsRecord {
         let examples = nextExamples()
         var sequences: [[Int]] = [], starts: [Int] = []
-        for (i, example) in examples.enumerated() {
-            let prompt = try promptTokens(example, index: i)
-            let chat = example.messages.map { ChatMessage(role: $0.role, content: $0.content) }
-                + [ChatMessage(role: "assistant", content: example.completion ?? "")]
+        for example in examples {
+            let prompt = try promptTokens(example)
+            let chat = example.chatMessages + [ChatMessage(role: "assistant", content: example.completion ?? "")]
             let full = try tokenizer.encodeChat(chat, addGenerationPrompt: false)
             guard full.count > prompt.count, Array(full[..<prompt.count]) == prompt else {
                 throw TaskError("example \(example.id): the chat template does not render the prompt as a prefix of the "
