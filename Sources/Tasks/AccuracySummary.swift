@@ -32,4 +32,19 @@ public struct AccuracySummary: Sendable, Equatable {
         let upper = successes == n ? 1 : min(1, center + half)
         return (lower, upper)
     }
+
+    /// The exact two-sided McNemar test of paired before/after scores on the same items: of the n = `gained` + `lost`
+    /// items whose score changed, under "no effect" each change is a fair coin, so
+    /// p = min(1, 2 · P(X ≤ min(gained, lost))) with X ~ Binomial(n, 1/2). 1 when nothing changed.
+    public static func mcNemarExactP(gained: Int, lost: Int) -> Double {
+        let n = gained + lost, k = min(gained, lost)
+        guard n > 0, k >= 0 else { return 1 }
+        // Σ_{i ≤ k} C(n, i) / 2ⁿ, in log space so that large n cannot overflow.
+        var tail = 0.0, logChoose = 0.0
+        for i in 0 ... k {
+            if i > 0 { logChoose += log(Double(n - i + 1)) - log(Double(i)) }
+            tail += exp(logChoose - Double(n) * log(2.0))
+        }
+        return min(1, 2 * tail)
+    }
 }

@@ -142,6 +142,9 @@ struct Demo: ParsableCommand {
         print("model                 accuracy  95% interval (Wilson)  correct  mean len  cut")
         print(row("base", before))
         print(row("+ TinyLoRA (\(plan.trainableParameterCount) params)", after))
+        let flips = pairedFlips(before: before, after: after)
+        print(String(format: "paired      %d problem(s) wrong -> right, %d right -> wrong (exact McNemar two-sided p = %.3g)",
+                     flips.gained, flips.lost, flips.p))
         print("")
         print("adapter     \(trainer.finalAdapterURL.path): \(adapterBytes) bytes "
             + "(\(plan.trainableParameterCount) fp32 values + header)")
@@ -151,8 +154,22 @@ struct Demo: ParsableCommand {
         {"model":\(JSONText.quoted(model)),"trainable_parameters":\(plan.trainableParameterCount),\
         "adapter_bytes":\(adapterBytes),"eval_items":\(evalSet.count),\
         "before":\(before.accuracyJSON),"after":\(after.accuracyJSON),\
+        "gained":\(flips.gained),"lost":\(flips.lost),"mcnemar_p":\(flips.p),\
         "train_seconds":\(trainSeconds),"total_seconds":\(Date().timeIntervalSince(clock))}
         """
         try AtomicFileWriter.write(Array((summary + "\n").utf8), to: outURL.appendingPathComponent("summary.json").path)
     }
+}
+
+/// Items scored wrong before and right after (`gained`), the reverse (`lost`), and the exact McNemar p-value.
+func pairedFlips(before: EvaluationReport, after: EvaluationReport) -> (gained: Int, lost: Int, p: Double) {
+    var was: [String: Bool] = [:]
+    for r in before.records where r.sampleIndex == 0 { was[r.exampleID] = r.correct }
+    var gained = 0, lost = 0
+    for r in after.records where r.sampleIndex == 0 {
+        guard let b = was[r.exampleID] else { continue }
+        if !b && r.correct { gained += 1 }
+        if b && !r.correct { lost += 1 }
+    }
+    return (gained, lost, AccuracySummary.mcNemarExactP(gained: gained, lost: lost))
 }

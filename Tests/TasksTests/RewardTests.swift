@@ -68,4 +68,15 @@ final class RewardTests: XCTestCase {
         XCTAssertEqual(AccuracySummary(correct: 0, n: 0).ci95.upper, 1)
         XCTAssertEqual(AccuracySummary(correct: 7, n: 8).accuracy, 0.875)
     }
+
+    /// Exact McNemar p-values written out: 12 gained, 6 lost → n = 18, 2·Σ_{i≤6} C(18,i)/2¹⁸ = 2·31180/262144
+    /// = 0.237884521484375; 5 vs 0 → 2/32 = 0.0625; 3 vs 3 → 1 (capped); nothing changed → 1.
+    func testMcNemarExactP() {
+        XCTAssertEqual(AccuracySummary.mcNemarExactP(gained: 12, lost: 6), 0.237884521484375, accuracy: 1e-12)
+        XCTAssertEqual(AccuracySummary.mcNemarExactP(gained: 6, lost: 12), 0.237884521484375, accuracy: 1e-12)
+        XCTAssertEqual(AccuracySummary.mcNemarExactP(gained: 5, lost: 0), 0.0625, accuracy: 1e-12)
+        XCTAssertEqual(AccuracySummary.mcNemarExactP(gained: 3, lost: 3), 1)
+        XCTAssertEqual(AccuracySummary.mcNemarExactP(gained: 0, lost: 0), 1)
+        XCTAssertLessThan(AccuracySummary.mcNemarExactP(gained: 900, lost: 100), 1e-100)
+    }
 }
