@@ -47,7 +47,7 @@ struct Demo: ParsableCommand {
     var maxTokens = 160
 
     @Option(help: "GRPO steps.")
-    var steps = 8
+    var steps = 10
 
     @Option(help: "Prompts per GRPO step.")
     var batch = 2
