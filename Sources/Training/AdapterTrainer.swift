@@ -294,7 +294,7 @@ public final class AdapterTrainer {
         record["clip_ratio_high"] = lastResult?.clipRatioHigh ?? 0
         record["clip_ratio_region"] = lastResult?.clipRatioRegion ?? 0
         if lossSettings.beta > 0 { record["kl"] = lastResult?.meanKL ?? 0 }
-        record["learning_rate"] = Double(lastRate)
+        record["learning_rate"] = AdapterTrainer.decimal(lastRate)
         record["grad_norm"] = lastNorm ?? .nan
         record["rollout_seconds"] = rolloutSeconds
         record["backward_seconds"] = backwardSeconds
@@ -305,6 +305,9 @@ public final class AdapterTrainer {
         record["adapter_norm"] = Double(adapter.parameters.reduce(0) { $0 + $1 * $1 }).squareRoot()
         return record
     }
+
+    /// A Float as the Double of its shortest decimal form (0.005, not 0.004999999888241291), for metrics.
+    static func decimal(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
 
     private func sftStep() throws -> MetricsRecord {
         let examples = nextExamples()
@@ -330,7 +333,7 @@ public final class AdapterTrainer {
         record["step"] = Double(step + 1)
         record["loss"] = loss
         record["tokens"] = Double(tokens)
-        record["learning_rate"] = Double(result?.lr ?? schedule.learningRate(step: step))
+        record["learning_rate"] = AdapterTrainer.decimal(result?.lr ?? schedule.learningRate(step: step))
         record["grad_norm"] = result?.norm ?? .nan
         record["backward_seconds"] = seconds
         record["tokens_per_second"] = seconds > 0 ? Double(sequences.reduce(0) { $0 + $1.count }) / seconds : 0
