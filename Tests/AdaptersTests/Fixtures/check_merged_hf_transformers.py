@@ -12,33 +12,21 @@ Usage (from this directory):
   /root/.cache/tinylora/venv-ref/bin/python check_merged_hf_transformers.py /tmp/smollm2-merged-hf
 Versions used: torch 2.13 (CPU), transformers 5.23.0.
 """
-import json
-import os
 import sys
 
 import torch
 from transformers import AutoModelForCausalLM
 
+import peft_logits_fixture
+
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "peft_export_logits.json")) as f:
-        fixture = json.load(f)
+    fixture = peft_logits_fixture.load()
     model = AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32)
     model.eval()
     with torch.no_grad():
         logits = model(torch.tensor([fixture["tokens"]])).logits[0]
-    worst, worst_effect = 0.0, 0.0
-    for k, p in enumerate(fixture["positions"]):
-        for j, i in enumerate(fixture["ids"][k]):
-            ours = float(logits[p, i])
-            worst = max(worst, abs(ours - fixture["adapted"][k][j]))
-            worst_effect = max(worst_effect, abs((ours - fixture["base"][k][j])
-                                                 - (fixture["adapted"][k][j] - fixture["base"][k][j])))
-    print(f"transformers on merged HF dir vs PEFT: max |logit diff| {worst}, max |effect diff| {worst_effect}")
-    if worst >= 0.05 or worst_effect >= 0.01:
-        sys.exit("FAILED")
-    print("OK")
+    peft_logits_fixture.check(logits, fixture, "transformers on merged HF dir vs PEFT")
 
 
 if __name__ == "__main__":
