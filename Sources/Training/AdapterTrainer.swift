@@ -12,7 +12,9 @@ import Transformer
 /// 1. rollout: the next P examples (see `DataOrder`) are rendered with the chat template; the generator samples G
 ///    completions of each at `temperature` with the adapter attached (unmerged low-rank path), random streams
 ///    seeded by (`seed`, step), so a step's samples depend only on the adapter values, the step and the seed;
-/// 2. score: `reward` on each completion's text against the example (`[P·G]`, prompt-major);
+/// 2. score: `reward` on each completion's text against the example (`[P·G]`, prompt-major), plus
+///    `overlongWeight ·` DAPO's soft overlong punishment of its token count when `overlongBuffer` > 0; a completion
+///    cut at `maxNewTokens` scores `truncatedReward` instead of `reward` when that is set;
 /// 3. advantages `(r − mean_group)/(std + ε)` (`Advantages`, `rewardScaling`);
 /// 4. reference log-probabilities with the adapter detached when β > 0 (`tokenLogProbabilities`);
 /// 5. `iterations` times: one forward+backward over prompt+completion sequences whose per-token weights are the
@@ -228,9 +230,11 @@ public final class AdapterTrainer {
 
         // Rewards and advantages.
         let breakdowns = completions.map { reward.evaluate(completion: $0.text ?? "", example: examples[$0.promptIndex]) }
-        let rewards = breakdowns.map { Float($0.total) }
-        let advantages = try Advantages(rewards: rewards, groupSize: s.groupSize, scaling: s.rewardScaling)
         let truncated = completions.map { $0.finishReason == .maxTokens || $0.finishReason == .contextFull }
+        let (rewards, overlong) = StepRewards.combine(taskRewards: breakdowns.map(\.total),
+                                                      tokenCounts: completions.map(\.tokenIds.count),
+                                                      truncated: truncated, settings: s)
+        let advantages = try Advantages(rewards: rewards, groupSize: s.groupSize, scaling: s.rewardScaling)
         let masks = completions.enumerated().map { i, c in
             GRPOSequence.completionMask(length: c.tokenIds.count, truncated: truncated[i],
                                         maskTruncated: s.maskTruncatedCompletions)
@@ -280,6 +284,7 @@ public final class AdapterTrainer {
             let values = breakdowns.map { $0.values[k].value }
             record["reward_\(term.function.name)_mean"] = values.reduce(0, +) / n
         }
+        if let overlong { record["reward_overlong_mean"] = overlong.reduce(0, +) / n }
         let correct = completions.map { c in
             answerMatches(extractAnswer(c.text ?? ""), gold: examples[c.promptIndex].goldAnswer ?? "")
         }

@@ -43,6 +43,13 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var iterations = 1
     /// Completions cut at `maxNewTokens` get no loss (TRL's `mask_truncated_completions`).
     public var maskTruncatedCompletions = false
+    /// When set, completions cut at `maxNewTokens` get this reward instead of the reward functions' value (e.g. 0:
+    /// only an answer the model finished can earn anything). nil = score them like any other completion.
+    public var truncatedReward: Double? = nil
+    /// L_cache of DAPO's soft overlong punishment (`SoftOverlongPunishment`, L_max = `maxNewTokens`); 0 = off.
+    public var overlongBuffer = 0
+    /// Weight of the overlong punishment in the reward (reward = task reward + weight · R_length).
+    public var overlongWeight = 1.0
     public var seed: UInt64 = 0
     /// A checkpoint every this many steps (and after the last); 0 = only after the last.
     public var checkpointEvery = 10
@@ -77,11 +84,20 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
         try check(keepCheckpoints >= 1, "keep at least 1 checkpoint")
         try check(maxConsecutiveNonFinite >= 1, "max consecutive non-finite steps must be ≥ 1")
         try check(rolloutConcurrency >= 1, "rollout concurrency must be ≥ 1")
+        try check(overlongBuffer >= 0 && overlongBuffer <= maxNewTokens,
+                  "the overlong buffer must be in 0 ... \(maxNewTokens) (the max new tokens; 0 = off), not \(overlongBuffer)")
+        try check(truncatedReward?.isFinite ?? true, "the reward of truncated completions must be finite")
+        try check(overlongWeight.isFinite && overlongWeight >= 0, "the overlong weight must be finite and ≥ 0")
         var lossSettings = loss
         if lossSettings.aggregation == .drGRPO, lossSettings.maxCompletionLength == nil {
             lossSettings.maxCompletionLength = maxNewTokens
         }
         try lossSettings.validate()
+    }
+
+    /// The overlong punishment, or nil when `overlongBuffer` is 0.
+    public var overlongPunishment: SoftOverlongPunishment? {
+        overlongBuffer > 0 ? try? SoftOverlongPunishment(maxLength: maxNewTokens, buffer: overlongBuffer) : nil
     }
 
     /// The loss settings with Dr. GRPO's constant defaulting to `maxNewTokens`.

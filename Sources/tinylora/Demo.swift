@@ -55,6 +55,9 @@ struct Demo: ParsableCommand {
     @Option(help: "Completions sampled per prompt.")
     var group = 8
 
+    @Option(help: "DAPO's soft overlong punishment in the reward: completions longer than --max-tokens minus N lose up to 1 (at --max-tokens); 0 = off.")
+    var overlongBuffer = 0
+
     @Option(help: "Learning rate (AdamW, constant).")
     var lr: Float = 5e-3
 
@@ -82,6 +85,7 @@ struct Demo: ParsableCommand {
         settings.groupSize = group
         settings.maxNewTokens = maxTokens
         settings.learningRate = lr
+        settings.overlongBuffer = overlongBuffer
         settings.seed = seed
         settings.checkpointEvery = 5
         try settings.validate()

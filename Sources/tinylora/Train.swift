@@ -102,6 +102,15 @@ struct Train: ParsableCommand {
     @Flag(help: "GRPO: give no loss to completions cut at --max-tokens.")
     var maskTruncated = false
 
+    @Option(help: "GRPO: the reward of completions cut at --max-tokens, instead of --reward's value (e.g. 0: only finished answers earn reward; default: scored like the others).")
+    var truncatedReward: Double?
+
+    @Option(help: "GRPO: DAPO's soft overlong punishment: completions longer than --max-tokens minus N get a penalty rising linearly to -1 at --max-tokens (0 = off).")
+    var overlongBuffer = 0
+
+    @Option(help: "GRPO: weight of the overlong punishment in the reward.")
+    var overlongWeight = 1.0
+
     @Option(help: "Reward: built-in functions with weights, e.g. 'correct' or 'correct,format=0.2' (correct: 1 when the extracted answer equals the gold one; format: 1 when the completion ends with a '#### N' answer).")
     var reward: String = "correct"
 
@@ -158,6 +167,9 @@ struct Train: ParsableCommand {
         s.rewardScaling = scaling
         s.iterations = iterations
         s.maskTruncatedCompletions = maskTruncated
+        s.overlongBuffer = overlongBuffer
+        s.truncatedReward = truncatedReward
+        s.overlongWeight = overlongWeight
         s.seed = seed
         s.checkpointEvery = checkpointEvery
         s.keepCheckpoints = keepCheckpoints
