@@ -146,6 +146,8 @@ final class SharedPromptBackwardTests: XCTestCase {
         }
         let (model, adapter) = try Support.qwenWithTinyLoRA13()
         let afterLoad = BackwardMemoryTests.procStatus("VmHWM") ?? 0
+        /// Resets VmHWM to the current RSS (Linux: "5" → /proc/self/clear_refs), so each path's own peak shows.
+        func resetPeak() { try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8) }
         var rng = Xoshiro256StarStar(seed: 3, stream: 0)
         func random(_ n: Int) -> [Int] { (0 ..< n).map { _ in Int(rng.next(below: 150_000)) } }
         let prompts = [random(100), random(100)]
@@ -165,15 +167,19 @@ final class SharedPromptBackwardTests: XCTestCase {
         var results: [Bool: (loss: Double, gradient: [Float])] = [:]
         let paths: [Bool] = mode == "on" ? [true] : mode == "off" ? [false] : [false, true]
         for sharing in paths {
+            resetPeak()
+            let before = BackwardMemoryTests.procStatus("VmRSS") ?? 0
             let start = Date(), cpu = cpuSeconds()
             results[sharing] = try adapter.lossAndGradient(model: model, tokens: tokens, completionStart: starts,
                                                            temperature: 0.9, sharingPrompts: sharing) { _, logps in
                 logps.map { _ in -0.01 }
             }
+            let seconds = Date().timeIntervalSince(start), cpuUsed = cpuSeconds() - cpu
+            let peak = BackwardMemoryTests.procStatus("VmHWM") ?? 0
             print(String(format: "Qwen2.5-Coder-0.5B 2×8 × (100 + 120…162) tokens, sharing %@: %.1f s wall, %.1f s CPU, "
-                + "VmHWM %.2f GB (after load %.2f GB), loss %.4f", sharing ? "on" : "off", Date().timeIntervalSince(start),
-                cpuSeconds() - cpu, Double(BackwardMemoryTests.procStatus("VmHWM") ?? 0) / 1e9, Double(afterLoad) / 1e9,
-                results[sharing]!.loss))
+                + "peak RSS during the call %.3f GB (+%.1f MB over its start; load peak %.2f GB), loss %.4f",
+                sharing ? "on" : "off", seconds, cpuUsed, Double(peak) / 1e9, Double(peak - before) / 1e6,
+                Double(afterLoad) / 1e9, results[sharing]!.loss))
         }
         if let a = results[false], let b = results[true] {
             let scale = a.gradient.map(abs).max()!
