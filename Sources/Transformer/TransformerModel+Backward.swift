@@ -180,7 +180,9 @@ extension TransformerModel {
 
 /// Buffers of a backward call, sized for its longest sequence and reused by every sequence (fresh allocations per
 /// sequence cost page faults): the layer inputs `[(L+1), T, hidden]`, `dx` `[T, hidden]`, the cache, scratch, and
-/// either every layer's `LayerActivations` (when they fit `TransformerModel.recordedActivationBudget`) or one.
+/// either every layer's `LayerActivations` (when they fit `TransformerModel.recordedActivationBudget`) or one. The
+/// shared-prefix backward puts a group's prefix in the first P rows of these buffers and each completion's segment
+/// in the rows after them (P + segment ≤ the longest sequence).
 final class BackwardWorkspace {
     let recordsAll: Bool
     let cache: KVCache
