@@ -23,14 +23,15 @@ extension Adapter {
     /// log-probabilities (see `TransformerModel.backward(tokens:completionStart:temperature:vocabularyChunk:weights:)`):
     /// `weights(i, logps)` gets the log-probabilities (at temperature T, adapter on) of tokens
     /// `completionStart[i] ..< count` of sequence i and returns one weight per token. With w = ∂loss/∂logp (e.g.
-    /// `GRPOLoss` coefficients) the gradient is ∂loss/∂parameters.
+    /// `GRPOLoss` coefficients) the gradient is ∂loss/∂parameters. `sharingPrompts`: sequences with the same prompt
+    /// share its forward and backward (exact; see the model's `backward`).
     public func lossAndGradient(model: TransformerModel, tokens: [[Int]], completionStart: [Int]? = nil,
-                                temperature: Float = 1, vocabularyChunk: Int = 128,
+                                temperature: Float = 1, vocabularyChunk: Int = 128, sharingPrompts: Bool = true,
                                 weights: (_ sequence: Int, _ logps: [Float]) throws -> [Float]) throws
         -> (loss: Double, gradient: [Float]) {
         try withAttached(to: model) {
             try model.backward(tokens: tokens, completionStart: completionStart, temperature: temperature,
-                               vocabularyChunk: vocabularyChunk, weights: weights)
+                               vocabularyChunk: vocabularyChunk, sharingPrompts: sharingPrompts, weights: weights)
         }
     }
 

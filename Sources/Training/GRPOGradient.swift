@@ -46,6 +46,8 @@ extension GRPOLoss {
     /// One optimisation pass: a forward of every completion that can have a gradient, the GRPO coefficients from
     /// its current log-probabilities (temperature T), and the backward into the adapter:
     /// `gradient = Σ_i Σ_t w_{i,t}·∂logp_{i,t}/∂θ` with `w = ∂loss/∂logp` (see `GRPOLoss`), so it is ∂loss/∂θ.
+    /// The completions of one prompt share the prompt's forward and backward (exact, see
+    /// `TransformerModel+SharedPrefixBackward.swift`).
     public static func lossAndGradient(adapter: Adapter, model: TransformerModel, batch: GRPOBatch, temperature: Float,
                                        configuration c: GRPOLossConfiguration, vocabularyChunk: Int = 128) throws
         -> GRPOGradient {
@@ -87,7 +89,8 @@ extension GRPOLoss {
         if !needed.isEmpty {
             gradient = try adapter.lossAndGradient(model: model, tokens: needed.map { batch.tokens[$0] },
                                                    completionStart: needed.map { batch.completionStart[$0] },
-                                                   temperature: temperature, vocabularyChunk: vocabularyChunk) { k, current in
+                                                   temperature: temperature, vocabularyChunk: vocabularyChunk,
+                                                   sharingPrompts: true) { k, current in
                 let i = needed[k]
                 let old: [Float]?
                 if let given = batch.oldLogps?[i] {

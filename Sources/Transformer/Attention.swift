@@ -102,52 +102,56 @@ enum Attention {
         }
     }
 
-    /// Backward of causal attention for one whole sequence (positions `0 ..< n`, no earlier cache), per query head
-    /// `h` with kv head `g`, `Q_h` `[n, d]`, `K_g`, `V_g` `[n, d]`, `P = causal-softmax(Q_h·K_gᵀ/√d)` `[n, n]`
-    /// (recomputed), `O_h = P·V_g`, given `dO_h`:
+    /// Backward of causal attention for `n` query rows at positions `s ..< s+n` of one sequence whose keys and values
+    /// cover positions `0 ..< m`, `m = s + n` (`s = 0`: a whole sequence; `s > 0`: a segment after a cached prefix),
+    /// per query head `h` with kv head `g`, `Q_h` `[n, d]`, `K_g`, `V_g` `[m, d]`,
+    /// `P = causal-softmax(Q_h·K_gᵀ/√d)` `[n, m]` (row i sees keys `0 ... s+i`; recomputed), `O_h = P·V_g`, given `dO_h`:
     ///
-    ///     dP = dO_h·V_gᵀ                           [n, n]
-    ///     dS_ij = P_ij·(dP_ij − Σ_k P_ik·dP_ik)    (zero above the diagonal, where P is zero)
-    ///     dQ_h = dS·K_g/√d,   dK_g += dSᵀ·Q_h/√d,   dV_g += Pᵀ·dO_h
+    ///     dP = dO_h·V_gᵀ                           [n, m]
+    ///     dS_ij = P_ij·(dP_ij − Σ_k P_ik·dP_ik)    (zero for j > s+i, where P is zero)
+    ///     dQ_h = dS·K_g/√d,   dK_g += dSᵀ·Q_h/√d,   dV_g += Pᵀ·dO_h      [n, d], [m, d], [m, d]
     ///
-    /// Shapes: `q`, `dO`, `dQ` `[n, H·d]`; `keys`, `values`, `dK`, `dV` `[n, KV·d]`. `dQ`, `dK`, `dV` are overwritten.
+    /// Shapes: `q`, `dO`, `dQ` `[n, H·d]`; `keys`, `values`, `dK`, `dV` `[m, KV·d]` (rows `0 ..< s` of `dK`, `dV` are
+    /// the gradients of the prefix's cached keys and values). `dQ`, `dK`, `dV` are overwritten.
     /// Work is split over kv heads (each owns its dK_g, dV_g columns).
-    static func backward(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, rows n: Int,
-                         heads: Int, kvHeads: Int, headDim d: Int, outputGradient dO: UnsafePointer<Float>,
-                         dQ: UnsafeMutablePointer<Float>, dK: UnsafeMutablePointer<Float>,
-                         dV: UnsafeMutablePointer<Float>, threads: Int) {
+    static func backward(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                         queryStart s: Int = 0, rows n: Int, heads: Int, kvHeads: Int, headDim d: Int,
+                         outputGradient dO: UnsafePointer<Float>, dQ: UnsafeMutablePointer<Float>,
+                         dK: UnsafeMutablePointer<Float>, dV: UnsafeMutablePointer<Float>, threads: Int) {
         let groupSize = heads / kvHeads
         let qDim = heads * d, kvDim = kvHeads * d
         let scale = Float(1 / Double(d).squareRoot())
-        let n32 = Int32(n), d32 = Int32(d), q32 = Int32(qDim), kv32 = Int32(kvDim)
+        let m = s + n
+        let n32 = Int32(n), m32 = Int32(m), d32 = Int32(d), q32 = Int32(qDim), kv32 = Int32(kvDim)
         Parallel.forEach(count: kvHeads, threads: threads) { g in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
-            let dp = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: n * m)
+            let dp = UnsafeMutablePointer<Float>.allocate(capacity: n * m)
             defer { p.deallocate(); dp.deallocate() }
             let k = keys + g * d, v = values + g * d
             let dk = dK + g * d, dv = dV + g * d
-            for i in 0 ..< n {
-                (dk + i * kvDim).update(repeating: 0, count: d)
-                (dv + i * kvDim).update(repeating: 0, count: d)
+            for j in 0 ..< m {
+                (dk + j * kvDim).update(repeating: 0, count: d)
+                (dv + j * kvDim).update(repeating: 0, count: d)
             }
             for h in g * groupSize ..< (g + 1) * groupSize {
                 let qh = q + h * d, doh = dO + h * d
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n32, n32, d32, scale, qh, q32, k, kv32, 0, p, n32)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n32, m32, d32, scale, qh, q32, k, kv32, 0, p, m32)
                 for i in 0 ..< n {
-                    Kernels.softmax(p + i * n, count: i + 1)
-                    (p + i * n + i + 1).update(repeating: 0, count: n - i - 1)
+                    let valid = s + i + 1
+                    Kernels.softmax(p + i * m, count: valid)
+                    (p + i * m + valid).update(repeating: 0, count: m - valid)
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n32, n32, d32, 1, doh, q32, v, kv32, 0, dp, n32)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n32, m32, d32, 1, doh, q32, v, kv32, 0, dp, m32)
                 for i in 0 ..< n {
-                    let pr = p + i * n, dr = dp + i * n
-                    let mean = dot(pr, dr, count: i + 1)
-                    for j in 0 ... i { dr[j] = pr[j] * (dr[j] - mean) }
-                    (dr + i + 1).update(repeating: 0, count: n - i - 1)
+                    let pr = p + i * m, dr = dp + i * m, valid = s + i + 1
+                    let mean = dot(pr, dr, count: valid)
+                    for j in 0 ..< valid { dr[j] = pr[j] * (dr[j] - mean) }
+                    (dr + valid).update(repeating: 0, count: m - valid)
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n32, d32, n32, scale, dp, n32, k, kv32,
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n32, d32, m32, scale, dp, m32, k, kv32,
                             0, dQ + h * d, q32)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n32, d32, n32, scale, dp, n32, qh, q32, 1, dk, kv32)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n32, d32, n32, 1, p, n32, doh, q32, 1, dv, kv32)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m32, d32, n32, scale, dp, m32, qh, q32, 1, dk, kv32)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m32, d32, n32, 1, p, m32, doh, q32, 1, dv, kv32)
             }
         }
     }

@@ -53,29 +53,47 @@ extension TransformerModel {
     ///     w      = weights(i, logp)                      (count − start values, one per scored token)
     ///     L      = Σ_i Σ_t w_t · logp_t,   backward as `backward(tokens:weights:temperature:vocabularyChunk:)`
     ///
-    /// For each sequence in turn: the forward runs, the head computes `logp` for the scored tokens (chunked), the
-    /// closure is called, then the head and layer backward run with its weights (tokens before `start` get weight 0).
-    /// `completionStart` nil scores every token after the first (start 1, `count − 1` values). Returns L.
+    /// For each sequence: the forward runs, the head computes `logp` for the scored tokens (chunked), the closure is
+    /// called (once per sequence; the order is unspecified), then the head and layer backward run with its weights
+    /// (tokens before `start` get weight 0). `completionStart` nil scores every token after the first (start 1,
+    /// `count − 1` values). Returns L.
+    ///
+    /// With `sharingPrompts` (the default), sequences with the same start s ≥ 2 and the same first s − 1 tokens
+    /// (e.g. a GRPO group: one prompt, G completions) share those tokens' forward and backward exactly: see
+    /// `TransformerModel+SharedPrefixBackward.swift`. The result equals the unshared one up to fp32 summation order.
     public func backward(tokens: [[Int]], completionStart: [Int]? = nil, temperature: Float = 1,
-                         vocabularyChunk: Int = 128,
+                         vocabularyChunk: Int = 128, sharingPrompts: Bool = true,
                          weights: (_ sequence: Int, _ logps: [Float]) throws -> [Float]) throws -> Double {
         try checkBackwardArguments(tokens: tokens, temperature: temperature, vocabularyChunk: vocabularyChunk)
         let starts = try TransformerModel.scoredStarts(tokens: tokens, completionStart: completionStart, caller: "backward")
         guard let longest = tokens.map(\.count).max() else { return 0 }
+        /// The closure's weights for sequence i, checked.
+        func checkedWeights(_ i: Int, _ logps: [Float]) throws -> [Float] {
+            let w = try weights(i, logps)
+            guard w.count == logps.count else {
+                throw TransformerError("backward: the weights of sequence \(i) have \(w.count) values for "
+                    + "\(logps.count) scored tokens")
+            }
+            if let bad = w.firstIndex(where: { !$0.isFinite }) {
+                throw TransformerError("backward: weight \(bad) of sequence \(i) is not finite")
+            }
+            return w
+        }
+        let groups = sharingPrompts ? TransformerModel.sharedPromptGroups(tokens: tokens, completionStart: starts)
+            : tokens.indices.map { [$0] }
         let workspace = BackwardWorkspace(model: self, rows: longest)
         var loss = 0.0
-        for (i, seq) in tokens.enumerated() {
-            loss += try sequenceBackward(seq, temperature: temperature, vocabularyChunk: vocabularyChunk,
+        for group in groups {
+            if group.count >= 2 {
+                loss += try sharedPrefixBackward(tokens: tokens, members: group, prefixLength: starts[group[0]] - 1,
+                                                 temperature: temperature, vocabularyChunk: vocabularyChunk,
+                                                 workspace: workspace, weightsFor: checkedWeights)
+                continue
+            }
+            let i = group[0]
+            loss += try sequenceBackward(tokens[i], temperature: temperature, vocabularyChunk: vocabularyChunk,
                                          firstScored: starts[i], workspace: workspace) { logps in
-                let w = try weights(i, logps)
-                guard w.count == logps.count else {
-                    throw TransformerError("backward: the weights of sequence \(i) have \(w.count) values for "
-                        + "\(logps.count) scored tokens")
-                }
-                if let bad = w.firstIndex(where: { !$0.isFinite }) {
-                    throw TransformerError("backward: weight \(bad) of sequence \(i) is not finite")
-                }
-                return [Float](repeating: 0, count: starts[i] - 1) + w
+                [Float](repeating: 0, count: starts[i] - 1) + (try checkedWeights(i, logps))
             }
         }
         return loss
@@ -162,7 +180,9 @@ extension TransformerModel {
 
 /// Buffers of a backward call, sized for its longest sequence and reused by every sequence (fresh allocations per
 /// sequence cost page faults): the layer inputs `[(L+1), T, hidden]`, `dx` `[T, hidden]`, the cache, scratch, and
-/// either every layer's `LayerActivations` (when they fit `TransformerModel.recordedActivationBudget`) or one.
+/// either every layer's `LayerActivations` (when they fit `TransformerModel.recordedActivationBudget`) or one. The
+/// shared-prefix backward puts a group's prefix in the first P rows of these buffers and each completion's segment
+/// in the rows after them (P + segment ≤ the longest sequence).
 final class BackwardWorkspace {
     let recordsAll: Bool
     let cache: KVCache
