@@ -16,15 +16,20 @@ enum BroadcastMatMul {
         return (last.row0 + last.width) * k
     }
 
-    /// Panels of x: `(first row, rows, width)`. One panel of width 8 (m ≤ 8) or 16 (m ≤ 16); otherwise panels of
-    /// 32 rows, the last of width 8 or 16 when it holds that few. Panel p's data starts at float `32·p·k`.
+    /// Panels of x: `(first row, rows, width)`, widths 32, 16 or 8 chosen to waste few lanes: 32-row panels
+    /// while more than 24 rows remain, then 16 and/or 8 (e.g. 20 rows → 16 + 8 of width 8 holding 4, 40 → 32 + 8).
+    /// Only the last panel may hold fewer rows than its width, so panel data starts at float `row0 · k`.
     @inline(__always)
     static func panels(rows m: Int) -> [(row0: Int, rows: Int, width: Int)] {
-        if m <= 16 { return [(0, m, m <= 8 ? 8 : 16)] }
-        return stride(from: 0, to: m, by: 32).map { r0 in
-            let rows = min(32, m - r0)
-            return (r0, rows, rows <= 8 ? 8 : rows <= 16 ? 16 : 32)
+        var list: [(row0: Int, rows: Int, width: Int)] = []
+        var r0 = 0
+        while r0 < m {
+            let left = m - r0
+            let width = left > 24 ? 32 : left > 8 ? 16 : 8
+            list.append((r0, min(width, left), width))
+            r0 += width
         }
+        return list
     }
 
     /// `xT[p][j][i] = x[row0_p + i, j]` for every panel p (0 beyond the last row), panels back to back.
