@@ -7,7 +7,7 @@
 ///
 /// Each weight is read once per panel, as a scalar folded into the multiply-add (or broadcast once for two), and
 /// the weight rows of a block of 8 output columns are streamed side by side at an even rate: no horizontal sums,
-/// no re-reading W from memory per block of x rows as in the dot-product form. With several panels (M > 32),
+/// no re-reading W from memory per block of x rows as in the dot-product form. With several panels (M > 16),
 /// the block's 8·K weights are still in L1/L2 when the later panels read them.
 enum BroadcastMatMul {
     /// Floats needed by `pack` for `m` rows of length `k`.

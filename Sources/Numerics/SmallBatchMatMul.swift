@@ -2,7 +2,7 @@
 ///
 /// Dot-product form over a single sequential weight stream: the weight rows are read one after the other, and
 /// each row is multiplied against up to four rows of x at once (two SIMD16 partial sums per x row, lanes summed
-/// at the end of the row). Reading W rows one at a time measured ~1.3x faster here than streaming four W rows
+/// at the end of the row). Reading W rows one at a time measured 1.2-1.3x faster here than streaming four W rows
 /// side by side (4 × 4 register blocks), which is what matters while M is too small for the compute to dominate.
 /// More than four x rows are taken four at a time over chunks of W rows small enough (≤ 32 KiB) to be re-read
 /// from L1; for M ≥ 5 `BroadcastMatMul` is faster.
