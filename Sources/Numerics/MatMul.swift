@@ -3,19 +3,29 @@ import CBLAS
 /// Dense products in the layout of Hugging Face linear layers.
 ///
 /// `y[M, N] = x[M, K] · Wᵀ + (accumulate ? y : 0)` where `W` is `[N, K]` row-major (HF `[out, in]`), every
-/// matrix row-major and contiguous. For `M == 1` a SIMD16 matrix–vector kernel is used (OpenBLAS sgemm with
-/// M = 1 is several times slower than a plain matvec), for `M ≤ smallBatchMaxRows` a register-blocked kernel
-/// (`SmallBatchMatMul`), above that single-threaded `cblas_sgemm`. Either way the
-/// N output columns are split into `threads` contiguous blocks computed concurrently, which is steadier on a
-/// shared machine than OpenBLAS's own threading (call `BLAS.useSingleThread()` once).
+/// matrix row-major and contiguous. The kernel depends on M (measured on the 0.5B model's decode shapes, see
+/// BENCHMARKS.md): M = 1 a SIMD16 matrix–vector kernel (OpenBLAS sgemm with M = 1 is several times slower than a
+/// plain matvec); M = 2 ... 4 `SmallBatchMatMul` (one sequential weight stream, several x rows per weight row);
+/// M = 5 ... `broadcastMaxRows` `BroadcastMatMul` (x transposed into panels, weights broadcast, no repacking
+/// of W); above that single-threaded `cblas_sgemm`. Either way the N output columns are split into `threads`
+/// contiguous blocks computed concurrently, which is steadier on a shared machine than OpenBLAS's own threading
+/// (call `BLAS.useSingleThread()` once).
 public enum MatMul {
-    /// Largest M for which the register-blocked small-batch kernel is used instead of sgemm.
-    public static let smallBatchMaxRows = 16
+    /// Largest M for which the sequential-stream small-batch kernel is used.
+    public static let smallBatchMaxRows = 4
+    /// Largest M for which the broadcast-form kernel is used instead of sgemm (it was still ahead of
+    /// single-threaded sgemm at M = 128; prefill keeps sgemm).
+    public static let broadcastMaxRows = 64
+
+    /// The kernel `xWt` uses for `m` rows of x.
+    public static func kernel(rows m: Int) -> Kernel {
+        m == 1 ? .matvec : m <= smallBatchMaxRows ? .smallBatch : m <= broadcastMaxRows ? .broadcast : .sgemm
+    }
 
     public static func xWt(_ x: UnsafePointer<Float>, rows m: Int, _ w: UnsafePointer<Float>, outFeatures n: Int,
                            inFeatures k: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false,
                            threads: Int = 2) {
-        let kernel: Kernel = m == 1 ? .matvec : m <= smallBatchMaxRows ? .smallBatch : .sgemm
+        let kernel = kernel(rows: m)
         xWt(x, rows: m, w, outFeatures: n, inFeatures: k, into: y, accumulate: accumulate, threads: threads,
             kernel: kernel)
     }
@@ -23,10 +33,13 @@ public enum MatMul {
     public enum Kernel: CaseIterable, Sendable {
         /// One x row at a time, W streamed row after row (any M; meant for M = 1).
         case matvec
-        /// 4 × 4 register blocks (any M; meant for small M).
+        /// Weight rows streamed one after the other, each against up to 4 x rows (any M; meant for M = 2 ... 4).
         case smallBatch
-        /// OpenBLAS single-threaded sgemm per block of outputs (any M; meant for M > 16).
+        /// OpenBLAS single-threaded sgemm per block of outputs (any M; meant for M > 64).
         case sgemm
+        /// x transposed into panels of 8/16/32 rows, each weight broadcast against a panel (any M; meant for
+        /// M = 5 ... 64).
+        case broadcast
     }
 
     /// The same product with an explicit kernel choice (tests and measurements).
@@ -42,6 +55,13 @@ public enum MatMul {
         }
         // Below ~64k multiply-adds per block the thread hand-off costs more than it saves.
         let parts = m * n * k < 1 << 16 ? 1 : threads
+        // The broadcast kernel's transposed x is made once and shared by the threads.
+        var packed: UnsafeMutablePointer<Float>?
+        if kernel == .broadcast {
+            packed = .allocate(capacity: BroadcastMatMul.packedCount(rows: m, k: k))
+            BroadcastMatMul.pack(x, rows: m, k: k, into: packed!)
+        }
+        defer { packed?.deallocate() }
         Parallel.forRanges(total: n, parts: parts, alignment: 16, threads: threads) { r in
             let wr = w + r.lowerBound * k, yr = y + r.lowerBound
             switch kernel {
@@ -51,6 +71,9 @@ public enum MatMul {
                 }
             case .smallBatch:
                 SmallBatchMatMul.compute(x, rows: m, wr, rows: r.count, k: k, into: yr, ldy: n, accumulate: accumulate)
+            case .broadcast:
+                BroadcastMatMul.compute(packed: packed!, rows: m, wr, rows: r.count, k: k, into: yr, ldy: n,
+                                        accumulate: accumulate)
             case .sgemm:
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(r.count), Int32(k),
                             1, x, Int32(k), wr, Int32(k), accumulate ? 1 : 0, yr, Int32(n))

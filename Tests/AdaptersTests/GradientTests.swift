@@ -186,7 +186,9 @@ final class GradientTests: XCTestCase {
         XCTAssertGreaterThan(scale, 1e-2)
         for chunk in [1, 3] {
             let other = try adapter.lossAndGradient(model: model, tokens: t, weights: wt, vocabularyChunk: chunk)
-            XCTAssertEqual(other.loss, reference.loss, accuracy: 1e-9 * abs(reference.loss))
+            // Chunks of 1, 3 and all 14 rows go through different matmul kernels (MatMul.kernel(rows:)), whose fp32
+            // sums round differently: equal to float rounding, not bitwise.
+            XCTAssertEqual(other.loss, reference.loss, accuracy: 1e-6 * abs(reference.loss))
             for i in other.gradient.indices {
                 XCTAssertEqual(other.gradient[i], reference.gradient[i], accuracy: 1e-6 * scale, "chunk \(chunk)")
             }

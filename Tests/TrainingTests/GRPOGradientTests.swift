@@ -92,7 +92,9 @@ final class GRPOGradientTests: XCTestCase {
             XCTAssertEqual(pass.result.loss, direct.loss, accuracy: 1e-5, "\(aggregation)")
             XCTAssertEqual(pass.result.activeTokens, direct.activeTokens)
             XCTAssertEqual(pass.result.clipRatioRegion, direct.clipRatioRegion)
-            XCTAssertEqual(pass.result.meanKL ?? -1, direct.meanKL ?? -1, accuracy: 1e-6)
+            // Same tolerance as the log-probabilities below: the pass and the direct evaluation run their linear
+            // layers at different row counts, hence different matmul kernels (fp32 rounding differs).
+            XCTAssertEqual(pass.result.meanKL ?? -1, direct.meanKL ?? -1, accuracy: 1e-5)
             XCTAssertGreaterThan(direct.clipRatioRegion, 0, "the test must exercise clipping")
             print("\(aggregation): loss \(direct.loss), clip \(direct.clipRatioRegion), KL \(direct.meanKL ?? -1)")
             let current = try GRPOGradientTests.logps(model, adapter, x0, temperature: temperature)
