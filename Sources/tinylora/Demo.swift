@@ -38,7 +38,7 @@ struct Demo: ParsableCommand {
     var evalData = "arith:split=test,seed=1,steps=2-3"
 
     @Option(help: "Held-out problems scored before and after training.")
-    var evalItems = 60
+    var evalItems = 100
 
     @Option(help: "Text appended to each question.")
     var suffix = PromptFormat.paperSuffix
