@@ -138,15 +138,7 @@ extension TransformerModel {
         embed([tokens], into: inputs)
         let tables = RoPETables(rope: rope, positions: layout.positions)
         defer { tables.deallocate() }
-        // With every layer's activations kept (w.recordsAll), the backward uses them; otherwise one buffer is reused
-        // and each layer's activations are recomputed from its saved input just before its backward.
-        for (l, layer) in layers.enumerated() {
-            let x = inputs + (l + 1) * t * hidden
-            x.update(from: inputs + l * t * hidden, count: t * hidden)
-            layer.forwardRecording(x, layout: layout, cache: w.cache, layer: l, config: config, rope: rope,
-                                   ropeTables: tables, into: w.activations(layer: l), scratch: w.recordingScratch,
-                                   threads: threads)
-        }
+        recordLayers(inputs: inputs, layout: layout, ropeTables: tables, activations: w.activations(layer:), workspace: w)
 
         let final = inputs + layerCount * t * hidden
         var logps: [Float] = []
@@ -161,20 +153,50 @@ extension TransformerModel {
         dx.update(repeating: 0, count: t * hidden)
         let loss = headBackward(final, rows: Array(0 ..< t - 1), targets: Array(tokens.dropFirst()), weights: weights,
                                 temperature: temperature, chunk: vocabularyChunk, addingTo: dx)
-        for l in stride(from: layerCount - 1, through: 0, by: -1) {
+        backwardLayers(inputs: inputs, layout: layout, ropeTables: tables, activations: w.activations(layer:),
+                       gradient: dx, workspace: w)
+        return loss
+    }
+
+    /// Runs the `T = layout.tokenCount` rows at `inputs` (`[T, hidden]`, layer 0's input) through every layer,
+    /// recording: layer l's input stays at `inputs + l·T·hidden` (the final hidden state at `inputs + L·T·hidden`) and
+    /// its activations go to `activations(l)`. With every layer's activations kept (`w.recordsAll`) the backward
+    /// uses them; otherwise one buffer is reused and `backwardLayers` recomputes each layer's from its saved input.
+    func recordLayers(inputs: UnsafeMutablePointer<Float>, layout: BatchLayout, ropeTables tables: RoPETables,
+                      activations: (Int) -> LayerActivations, workspace w: BackwardWorkspace) {
+        let t = layout.tokenCount, hidden = config.hiddenSize
+        for (l, layer) in layers.enumerated() {
+            let x = inputs + (l + 1) * t * hidden
+            x.update(from: inputs + l * t * hidden, count: t * hidden)
+            layer.forwardRecording(x, layout: layout, cache: w.cache, layer: l, config: config, rope: rope,
+                                   ropeTables: tables, into: activations(l), scratch: w.recordingScratch,
+                                   threads: threads)
+        }
+    }
+
+    /// Back-propagates `dx` (`[T, hidden]`, the gradient at the final hidden state; overwritten with the gradient at
+    /// each layer's input) through layers L−1 … 0 of rows recorded by `recordLayers`, recomputing a layer's
+    /// activations first when the workspace does not keep them all. `sending(l)` / `receiving(l)` pass layer l's
+    /// prefix key/value gradients (see `DecoderLayer.backward`); nil for a sequence of its own.
+    func backwardLayers(inputs: UnsafeMutablePointer<Float>, layout: BatchLayout, ropeTables tables: RoPETables,
+                        activations: (Int) -> LayerActivations, gradient dx: UnsafeMutablePointer<Float>,
+                        workspace w: BackwardWorkspace, sending: ((Int) -> KeyValueGradient)? = nil,
+                        receiving: ((Int) -> KeyValueGradient)? = nil) {
+        let t = layout.tokenCount, hidden = config.hiddenSize
+        for l in stride(from: layers.count - 1, through: 0, by: -1) {
             let input = inputs + l * t * hidden
-            let a = w.activations(layer: l)
+            let a = activations(l)
             if !w.recordsAll {
-                // Recompute (rewriting this layer's keys and values in the cache with the same values).
+                // Recompute (rewriting these rows' keys and values in the cache with the same values).
                 w.layerInput.update(from: input, count: t * hidden)
                 layers[l].forwardRecording(w.layerInput, layout: layout, cache: w.cache, layer: l, config: config,
                                            rope: rope, ropeTables: tables, into: a, scratch: w.recordingScratch,
                                            threads: threads)
             }
             layers[l].backward(recorded: a, input: input, gradient: dx, layout: layout, cache: w.cache, layer: l,
-                               config: config, ropeTables: tables, scratch: w.backwardScratch, threads: threads)
+                               config: config, ropeTables: tables, scratch: w.backwardScratch, threads: threads,
+                               sendingPrefixGradientTo: sending?(l), receivingGradient: receiving?(l))
         }
-        return loss
     }
 }
 

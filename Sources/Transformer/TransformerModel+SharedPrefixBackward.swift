@@ -64,13 +64,8 @@ extension TransformerModel {
         embed([prefix], into: prefixInputs)
         let prefixTables = RoPETables(rope: rope, positions: prefixLayout.positions)
         defer { prefixTables.deallocate() }
-        for (l, layer) in layers.enumerated() {
-            let x = prefixInputs + (l + 1) * p * hidden
-            x.update(from: prefixInputs + l * p * hidden, count: p * hidden)
-            layer.forwardRecording(x, layout: prefixLayout, cache: w.cache, layer: l, config: config, rope: rope,
-                                   ropeTables: prefixTables, into: w.activations(layer: l), scratch: w.recordingScratch,
-                                   threads: threads)
-        }
+        recordLayers(inputs: prefixInputs, layout: prefixLayout, ropeTables: prefixTables,
+                     activations: w.activations(layer:), workspace: w)
 
         // dK_l, dV_l `[P, KV·d]` per layer, summed over the segments.
         let kvGradient = UnsafeMutablePointer<Float>.allocate(capacity: 2 * layerCount * p * kvDim)
@@ -95,13 +90,8 @@ extension TransformerModel {
             embed([segment], into: segmentInputs)
             let tables = RoPETables(rope: rope, positions: layout.positions)
             defer { tables.deallocate() }
-            for (l, layer) in layers.enumerated() {
-                let x = segmentInputs + (l + 1) * c * hidden
-                x.update(from: segmentInputs + l * c * hidden, count: c * hidden)
-                layer.forwardRecording(x, layout: layout, cache: w.cache, layer: l, config: config, rope: rope,
-                                       ropeTables: tables, into: segmentActivations[l], scratch: w.recordingScratch,
-                                       threads: threads)
-            }
+            recordLayers(inputs: segmentInputs, layout: layout, ropeTables: tables,
+                         activations: { segmentActivations[$0] }, workspace: w)
             // Segment row r (position P + r) predicts segment[r + 1]: rows 0 ..< C − 1 are the scored tokens.
             let final = segmentInputs + layerCount * c * hidden
             let rows = Array(0 ..< c - 1), targets = Array(segment.dropFirst())
@@ -114,39 +104,18 @@ extension TransformerModel {
             dx.update(repeating: 0, count: c * hidden)
             loss += headBackward(final, rows: rows, targets: targets, weights: weights, temperature: temperature,
                                  chunk: vocabularyChunk, addingTo: dx)
-            for l in stride(from: layerCount - 1, through: 0, by: -1) {
-                let input = segmentInputs + l * c * hidden
-                if !w.recordsAll {
-                    // Recompute (rewriting this segment's keys and values in the cache with the same values).
-                    w.layerInput.update(from: input, count: c * hidden)
-                    layers[l].forwardRecording(w.layerInput, layout: layout, cache: w.cache, layer: l, config: config,
-                                               rope: rope, ropeTables: tables, into: segmentActivations[l],
-                                               scratch: w.recordingScratch, threads: threads)
-                }
-                layers[l].backward(recorded: segmentActivations[l], input: input, gradient: dx, layout: layout,
-                                   cache: w.cache, layer: l, config: config, ropeTables: tables,
-                                   scratch: w.backwardScratch, threads: threads,
-                                   sendingPrefixGradientTo: prefixGradient(layer: l))
-            }
+            backwardLayers(inputs: segmentInputs, layout: layout, ropeTables: tables,
+                           activations: { segmentActivations[$0] }, gradient: dx, workspace: w,
+                           sending: prefixGradient(layer:))
         }
         guard prefixHasGradient else { return loss }
 
         // Prefix backward, once: nothing reaches its top rows (weight 0), dK_l and dV_l join at each layer.
         let dx = w.dx
         dx.update(repeating: 0, count: p * hidden)
-        for l in stride(from: layerCount - 1, through: 0, by: -1) {
-            let input = prefixInputs + l * p * hidden
-            let a = w.activations(layer: l)
-            if !w.recordsAll {
-                w.layerInput.update(from: input, count: p * hidden)
-                layers[l].forwardRecording(w.layerInput, layout: prefixLayout, cache: w.cache, layer: l, config: config,
-                                           rope: rope, ropeTables: prefixTables, into: a, scratch: w.recordingScratch,
-                                           threads: threads)
-            }
-            layers[l].backward(recorded: a, input: input, gradient: dx, layout: prefixLayout, cache: w.cache, layer: l,
-                               config: config, ropeTables: prefixTables, scratch: w.backwardScratch, threads: threads,
-                               receivingGradient: prefixGradient(layer: l))
-        }
+        backwardLayers(inputs: prefixInputs, layout: prefixLayout, ropeTables: prefixTables,
+                       activations: w.activations(layer:), gradient: dx, workspace: w,
+                       receiving: prefixGradient(layer:))
         return loss
     }
 }
