@@ -63,6 +63,9 @@ public enum FinishReason: String, Sendable, Equatable {
     case maxTokens = "length"
     /// Prompt + completion filled the model's context.
     case contextFull = "context_full"
+
+    /// Cut short by a length limit (`maxTokens` or `contextFull`) rather than finished by a stop.
+    public var isTruncation: Bool { self == .maxTokens || self == .contextFull }
 }
 
 /// One generated sequence.

@@ -230,7 +230,7 @@ public final class AdapterTrainer {
 
         // Rewards and advantages.
         let breakdowns = completions.map { reward.evaluate(completion: $0.text ?? "", example: examples[$0.promptIndex]) }
-        let truncated = completions.map { $0.finishReason == .maxTokens || $0.finishReason == .contextFull }
+        let truncated = completions.map(\.finishReason.isTruncation)
         let (rewards, overlong) = StepRewards.combine(taskRewards: breakdowns.map(\.total),
                                                       tokenCounts: completions.map(\.tokenIds.count),
                                                       truncated: truncated, settings: s)

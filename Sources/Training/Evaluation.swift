@@ -159,7 +159,7 @@ public struct EvaluationReport: Sendable {
     }
 
     /// Completions cut by the token limit (or the context).
-    public var truncated: Int { records.filter { $0.finishReason == .maxTokens || $0.finishReason == .contextFull }.count }
+    public var truncated: Int { records.filter(\.finishReason.isTruncation).count }
 
     /// `{"accuracy":a,"n":n,"ci95":[lo,hi]}`.
     public var accuracyJSON: String {
