@@ -5,6 +5,9 @@ extension TransformerModel {
     /// Bytes of per-layer activations a sequence's backward may keep from its forward (1.5 GB: ~1100 tokens on
     /// Qwen2.5-0.5B); longer sequences recompute each layer's activations instead (slower, same result).
     nonisolated(unsafe) public static var recordedActivationBudget = 1_500_000_000
+    /// Bytes of head logits a backward keeps between its log-probabilities and its head backward (see
+    /// `HeadLogitsStore`); rows beyond it are recomputed.
+    nonisolated(unsafe) public static var headLogitsBudget = 512 << 20
 
     /// The weighted log-likelihood of whole sequences at temperature T and its backward pass to every `LinearDelta`
     /// hooked into the model (their parameter gradients accumulate; frozen weights, norms and embeddings get no
@@ -145,14 +148,16 @@ extension TransformerModel {
         if let firstScored {
             let scoredRows = Array(firstScored - 1 ..< t - 1)
             logps = headLogProbabilities(final, rows: scoredRows, targets: scoredRows.map { tokens[$0 + 1] },
-                                         temperature: temperature, chunk: vocabularyChunk)
+                                         temperature: temperature, chunk: vocabularyChunk,
+                                         keepingLogitsIn: w.headLogits)
         }
         let weights = try weightsFor(logps)
         guard weights.contains(where: { $0 != 0 }) else { return 0 }
         let dx = w.dx
         dx.update(repeating: 0, count: t * hidden)
         let loss = headBackward(final, rows: Array(0 ..< t - 1), targets: Array(tokens.dropFirst()), weights: weights,
-                                temperature: temperature, chunk: vocabularyChunk, addingTo: dx)
+                                temperature: temperature, chunk: vocabularyChunk,
+                                reusingLogitsFrom: firstScored == nil ? nil : w.headLogits, addingTo: dx)
         backwardLayers(inputs: inputs, layout: layout, ropeTables: tables, activations: w.activations(layer:),
                        gradient: dx, workspace: w)
         return loss
@@ -211,6 +216,8 @@ final class BackwardWorkspace {
     let inputs, dx, layerInput: UnsafeMutablePointer<Float>
     let recordingScratch: RecordingScratch
     let backwardScratch: BackwardScratch
+    /// The head's logits of the scored rows, kept from the log-probabilities for the head backward.
+    let headLogits: HeadLogitsStore
     private let kept: [LayerActivations]
 
     init(model: TransformerModel, rows t: Int) {
@@ -222,6 +229,8 @@ final class BackwardWorkspace {
         layerInput = .allocate(capacity: t * c.hiddenSize)
         recordingScratch = RecordingScratch(rows: t, config: c)
         backwardScratch = BackwardScratch(rows: t, config: c)
+        headLogits = HeadLogitsStore(vocabularySize: c.vocabularySize, rows: t,
+                                     budgetBytes: TransformerModel.headLogitsBudget)
         kept = (0 ..< (recordsAll ? layers : 1)).map { _ in LayerActivations(rows: t, config: c) }
     }
 

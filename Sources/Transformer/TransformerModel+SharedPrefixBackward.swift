@@ -96,14 +96,14 @@ extension TransformerModel {
             let final = segmentInputs + layerCount * c * hidden
             let rows = Array(0 ..< c - 1), targets = Array(segment.dropFirst())
             let logps = headLogProbabilities(final, rows: rows, targets: targets, temperature: temperature,
-                                             chunk: vocabularyChunk)
+                                             chunk: vocabularyChunk, keepingLogitsIn: w.headLogits)
             let weights = try weightsFor(i, logps)
             guard weights.contains(where: { $0 != 0 }) else { continue }
             prefixHasGradient = true
             let dx = w.dx
             dx.update(repeating: 0, count: c * hidden)
             loss += headBackward(final, rows: rows, targets: targets, weights: weights, temperature: temperature,
-                                 chunk: vocabularyChunk, addingTo: dx)
+                                 chunk: vocabularyChunk, reusingLogitsFrom: w.headLogits, addingTo: dx)
             backwardLayers(inputs: segmentInputs, layout: layout, ropeTables: tables,
                            activations: { segmentActivations[$0] }, gradient: dx, workspace: w,
                            sending: prefixGradient(layer:))
