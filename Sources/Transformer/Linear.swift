@@ -5,11 +5,21 @@ import Numerics
 ///
 /// Every projection of the model is one of these, so an adapter joins in one place: with `delta` set, the output
 /// is `x·Wᵀ + b + delta(x)` (the delta added after the base product and the bias).
+///
+/// The forward pass can run from a bf16 copy of `W` (`packBF16`, then `forwardUsesBF16 = true`): the base product
+/// becomes `bf16(x)·bf16(W)ᵀ` summed in fp32 (`PackedBF16Matrix`); bias and delta are unchanged (the delta's
+/// low-rank path stays fp32). `backward` always uses the fp32 `W`.
 public final class Linear {
     public let outFeatures: Int
     public let inFeatures: Int
-    /// `[outFeatures, inFeatures]`, row-major.
-    public var weight: [Float]
+    /// `[outFeatures, inFeatures]`, row-major. Assigning it drops the bf16 copy (which would be stale).
+    public var weight: [Float] {
+        didSet { bf16Weight = nil }
+    }
+    /// `weight` rounded to bf16 and packed for the bf16 kernel (nil until `packBF16`).
+    public private(set) var bf16Weight: PackedBF16Matrix?
+    /// Whether `forward` uses `bf16Weight` (when it exists) instead of `weight`.
+    public var forwardUsesBF16 = false
     /// `[outFeatures]` or nil.
     public var bias: [Float]?
     /// An adapter's term added to the output (nil: plain linear).
@@ -28,11 +38,30 @@ public final class Linear {
         self.inFeatures = inFeatures
     }
 
+    /// Makes `bf16Weight` from the current `weight` if there is none (packing split over `threads`). Throws
+    /// `BFloat16UnsupportedError` on a CPU without AVX-512 BF16.
+    public func packBF16(threads: Int) throws {
+        guard bf16Weight == nil else { return }
+        bf16Weight = try weight.withUnsafeBufferPointer {
+            try PackedBF16Matrix($0.baseAddress!, outFeatures: outFeatures, inFeatures: inFeatures, threads: threads)
+        }
+    }
+
+    /// Releases `bf16Weight` (and goes back to the fp32 forward).
+    public func dropBF16() {
+        bf16Weight = nil
+        forwardUsesBF16 = false
+    }
+
     /// `y[rows, out] = x[rows, in]·Wᵀ + b (+ delta(x))`.
     public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {
-        weight.withUnsafeBufferPointer { w in
-            MatMul.xWt(x, rows: rows, w.baseAddress!, outFeatures: outFeatures, inFeatures: inFeatures,
-                       into: y, threads: threads)
+        if forwardUsesBF16, let packed = bf16Weight {
+            packed.xWt(x, rows: rows, into: y, threads: threads)
+        } else {
+            weight.withUnsafeBufferPointer { w in
+                MatMul.xWt(x, rows: rows, w.baseAddress!, outFeatures: outFeatures, inFeatures: inFeatures,
+                           into: y, threads: threads)
+            }
         }
         if let bias {
             bias.withUnsafeBufferPointer { Kernels.addBias($0.baseAddress!, rows: rows, n: outFeatures, into: y) }
