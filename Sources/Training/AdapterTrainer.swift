@@ -49,6 +49,18 @@ public final class AdapterTrainer {
     private var order: DataOrder
     private let schedule: LearningRateSchedule
     private let generator: Generator
+    /// The weights GRPO rollouts are sampled from (`useRolloutWeights`); everything else runs in fp32.
+    public private(set) var rolloutWeights: WeightFormat = .fp32
+
+    /// Samples GRPO rollouts from `format` weights (packed once here): the model switches to them for each
+    /// step's generation and back to fp32 before the reference log-probabilities and the backward, whose
+    /// log-probabilities and gradients stay exact fp32 (the sampling policy is then the bf16 model's, the ratio's
+    /// old policy the fp32 one's). Throws on a CPU without AVX-512 BF16.
+    public func useRolloutWeights(_ format: WeightFormat) throws {
+        try model.useWeights(format, keepPacked: true)
+        try model.useWeights(.fp32, keepPacked: true)
+        rolloutWeights = format
+    }
 
     public init(model: TransformerModel, tokenizer: Tokenizer, adapter: Adapter, dataset: Dataset,
                 reward: WeightedReward = .standard, settings: TrainingSettings, run: RunDirectory) throws {
@@ -216,7 +228,9 @@ public final class AdapterTrainer {
             samplesPerPrompt: s.groupSize)
         parameters.maxConcurrentSequences = max(s.rolloutConcurrency, s.groupSize)
         let result: GenerationResult
+        try model.useWeights(rolloutWeights, keepPacked: true)
         do {
+            defer { try? model.useWeights(.fp32, keepPacked: true) }
             result = try generator.generate(prompts: prompts, parameters: parameters,
                                             decode: { [tokenizer] in (try? tokenizer.decode($0)) ?? "" })
         } catch {
