@@ -90,10 +90,11 @@ public final class PackedBF16Matrix: @unchecked Sendable {
         let xb = UnsafeMutablePointer<UInt32>.allocate(capacity: m * pairs)
         defer { xb.deallocate() }
         ck_bf16_convert_rows(x, Int32(m), Int32(inFeatures), xb)
-        // Below ~64k multiply-adds per block the thread hand-off costs more than it saves; ranges keep whole
-        // column groups of the kernel's widest tile for this M.
+        // Below ~64k multiply-adds per block the thread hand-off costs more than it saves. Ranges are multiples
+        // of 4 blocks for M ≤ 6 (whole 4-block groups: 896 outputs split 28 + 28 blocks rather than 24 + 32 with
+        // 8-block groups) and of 2 blocks above (the 12 × 32 tile).
         let parts = m * outFeatures * inFeatures < 1 << 16 ? 1 : threads
-        let group = m <= 3 ? 8 : m <= 6 ? 4 : 2
+        let group = m <= 6 ? 4 : 2
         let n = Int32(outFeatures), kp = Int32(pairs), storage = storage
         Parallel.forRanges(total: blocks, parts: parts, alignment: group, threads: threads) { r in
             ck_bf16_gemm(xb, Int32(m), kp, storage, n, Int32(r.lowerBound), Int32(r.upperBound), y, n,

@@ -13,7 +13,8 @@ struct Bench: ParsableCommand {
         with no stop token, through the same batched generator as `generate`. Prefill throughput is prompt \
         tokens / prefill time; decode throughput counts the tokens of all sequences produced by the decode steps \
         (the first token of each sequence comes from the prefill) / decode time. With --weights bf16 the weights are \
-        packed after loading (pack_seconds in JSON, not part of load_seconds). Peak RSS is VmHWM from \
+        packed after loading (pack_seconds in JSON, not part of load_seconds). generate_cpu_seconds (JSON) is the \
+        CPU time of the process during prefill and decode: on a busy machine it shows the cores actually obtained. Peak RSS is VmHWM from \
         /proc/self/status after the run (it includes loading the model).
 
         With --factors, times building an adapter's frozen factors instead: the top-r truncated SVD (r = \
@@ -77,7 +78,9 @@ struct Bench: ParsableCommand {
         let parameters = GenerationParameters(
             maxNewTokens: newTokens, sampling: .greedy, maxConcurrentSequences: batch,
             prefillTokenBudget: max(2048, promptTokens))
+        let cpuStart = processCPUSeconds()
         let result = try Generator(model: model).generate(prompts: prompts, parameters: parameters)
+        let generateCPUSeconds = processCPUSeconds() - cpuStart
         let s = result.statistics
         let decodedTokens = s.generatedTokens - batch
         let prefillRate = Double(s.promptTokens) / s.prefillSeconds
@@ -97,6 +100,7 @@ struct Bench: ParsableCommand {
                 ("decode_seconds", JSON.number(s.decodeSeconds)),
                 ("prefill_tokens_per_s", JSON.number(prefillRate)),
                 ("decode_tokens_per_s", JSON.number(decodeRate)),
+                ("generate_cpu_seconds", JSON.number(generateCPUSeconds)),
                 ("peak_rss_mb", JSON.number(rss)),
             ]))
         } else {
