@@ -5,11 +5,11 @@ import Transformer
 /// The `--weights fp32|bf16` value of `bench`, `generate`, `eval`, `train` and `demo`.
 enum WeightsOption {
     /// Parses the value; bf16 on a CPU without AVX-512 BF16 is refused here, before the model is loaded.
-    static func parse(_ text: String) throws -> WeightFormat {
+    static func parse(_ text: String, option: String = "--weights") throws -> WeightFormat {
         let format: WeightFormat
-        do { format = try WeightFormat(parsing: text) } catch { throw ValidationError("--weights: \(error)") }
+        do { format = try WeightFormat(parsing: text) } catch { throw ValidationError("\(option): \(error)") }
         if format == .bf16, !BFloat16.isSupported {
-            throw ValidationError("--weights bf16: \(BFloat16UnsupportedError().description)")
+            throw ValidationError("\(option) bf16: \(BFloat16UnsupportedError().description)")
         }
         return format
     }

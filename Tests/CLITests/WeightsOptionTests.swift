@@ -45,4 +45,39 @@ final class WeightsOptionTests: TemporaryDirectoryTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(json["decode_tokens_per_s"] as? Double), 0)
         XCTAssertGreaterThan(try XCTUnwrap(json["pack_seconds"] as? Double), 0)
     }
+    func testBadBackwardWeightsValueIsAUsageError() throws {
+        for command in [["train", "--model", "smollm2-135m", "--out", dir + "/run"], ["demo", "--out", dir + "/demo"]] {
+            let r = try CLI.run(command + ["--backward-weights", "bf17"])
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertEqual(r.stdout, "")
+            XCTAssertTrue(r.stderr.contains("--backward-weights") && r.stderr.contains("bf16"), r.stderr)
+        }
+    }
+
+    /// Three GRPO steps with bf16 rollouts and a bf16 backward: a finite gradient moves the adapter, and the run
+    /// leaves its adapter and metrics like an fp32 one.
+    func testGRPORunsWithBF16Backward() throws {
+        guard Self.cpuHasBF16 else { throw XCTSkip("this CPU has no AVX-512 BF16 (avx512_bf16)") }
+        let out = dir + "/bf16run"
+        // One-digit sums: SmolLM2 gets some right at temperature 1, so groups have reward spread.
+        let lines = (0 ..< 40).map { i -> String in
+            let a = 1 + (i * 7) % 9, b = 1 + (i * 5 + 3) % 9
+            return "{\"prompt\": \"What is \(a) + \(b)? Reply with just the number.\", \"answer\": \(a + b)}"
+        }
+        let data = try write("sums.jsonl", lines.joined(separator: "\n") + "\n")
+        let r = try CLI.run(["train", "--model", "smollm2-135m", "--data", data, "--suffix", "", "--u", "13",
+                             "--tie", "all", "--steps", "3", "--batch", "2", "--group", "4", "--max-tokens", "10",
+                             "--lr", "0.05", "--seed", "3", "--weights", "bf16", "--backward-weights", "bf16",
+                             "--out", out, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let text = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8)
+        let rows = try text.split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        XCTAssertEqual(rows.count, 3)
+        let norms = rows.compactMap { $0["grad_norm"] as? Double }
+        XCTAssertTrue(norms.allSatisfy(\.isFinite), "\(norms)")
+        XCTAssertGreaterThan(try XCTUnwrap(rows.last?["adapter_norm"] as? Double), 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/adapter.tla"))
+    }
 }
