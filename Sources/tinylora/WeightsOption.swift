@@ -5,9 +5,13 @@ import Transformer
 /// The `--weights fp32|bf16` value of `bench`, `generate`, `eval`, `train` and `demo`.
 enum WeightsOption {
     /// Parses the value; bf16 on a CPU without AVX-512 BF16 is refused here, before the model is loaded.
-    static func parse(_ text: String, option: String = "--weights") throws -> WeightFormat {
+    /// With `allowingAuto`, "auto" means bf16 when the CPU has AVX-512 BF16 and fp32 otherwise.
+    static func parse(_ text: String, option: String = "--weights", allowingAuto: Bool = false) throws -> WeightFormat {
+        if allowingAuto, text == "auto" { return BFloat16.isSupported ? .bf16 : .fp32 }
         let format: WeightFormat
-        do { format = try WeightFormat(parsing: text) } catch { throw ValidationError("\(option): \(error)") }
+        do { format = try WeightFormat(parsing: text) } catch {
+            throw ValidationError("\(option): \(error)" + (allowingAuto ? ", or auto" : ""))
+        }
         if format == .bf16, !BFloat16.isSupported {
             throw ValidationError("\(option) bf16: \(BFloat16UnsupportedError().description)")
         }
