@@ -46,21 +46,7 @@ extension TransformerModel {
                 if keepPacked { linear.forwardUsesBF16 = false } else { linear.dropBF16() }
             }
         case .bf16:
-            guard BFloat16.isSupported else { throw BFloat16UnsupportedError() }
-            try lmHead.packBF16(threads: threads)
-            let rest = Array(all.dropLast())
-            let lock = NSLock()
-            var failure: Error?
-            Parallel.forEach(count: rest.count, threads: threads) { i in
-                do {
-                    try rest[i].packBF16(threads: 1)
-                } catch {
-                    lock.lock()
-                    failure = error
-                    lock.unlock()
-                }
-            }
-            if let failure { throw failure }
+            try packEachLinear { try $0.packBF16(threads: $1) }
             for linear in all { linear.forwardUsesBF16 = true }
         }
     }
@@ -81,23 +67,30 @@ extension TransformerModel {
                 if keepPacked { linear.backwardUsesBF16 = false } else { linear.dropBF16Transposed() }
             }
         case .bf16:
-            guard BFloat16.isSupported else { throw BFloat16UnsupportedError() }
-            try lmHead.packBF16Transposed(threads: threads)
-            let rest = Array(all.dropLast())
-            let lock = NSLock()
-            var failure: Error?
-            Parallel.forEach(count: rest.count, threads: threads) { i in
-                do {
-                    try rest[i].packBF16Transposed(threads: 1)
-                } catch {
-                    lock.lock()
-                    failure = error
-                    lock.unlock()
-                }
-            }
-            if let failure { throw failure }
+            try packEachLinear { try $0.packBF16Transposed(threads: $1) }
             for linear in all { linear.backwardUsesBF16 = true }
         }
+    }
+
+    /// Runs `pack(layer, threads)` on every linear layer: the LM head (the largest) split over `threads`, the
+    /// others `threads` at a time with one thread each. Throws `BFloat16UnsupportedError` before packing anything
+    /// on a CPU without AVX-512 BF16, else the first error a layer threw.
+    private func packEachLinear(_ pack: @escaping @Sendable (Linear, Int) throws -> Void) throws {
+        guard BFloat16.isSupported else { throw BFloat16UnsupportedError() }
+        try pack(lmHead, threads)
+        let rest = Array(linearLayers.dropLast())
+        let lock = NSLock()
+        var failure: Error?
+        Parallel.forEach(count: rest.count, threads: threads) { i in
+            do {
+                try pack(rest[i], 1)
+            } catch {
+                lock.lock()
+                failure = error
+                lock.unlock()
+            }
+        }
+        if let failure { throw failure }
     }
 
     /// The format the backward's input gradients currently use.
