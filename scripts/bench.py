@@ -24,8 +24,10 @@ backward  One adapter forward+backward of 8 sequences × 256 random tokens (--ba
           next-token log-likelihood over every position: ours `tinylora bench --backward --json` (timed: the
           lossAndGradient call) vs PyTorch+PEFT 0.21 TinyLoRA (scripts/bench_training.py peft-backward; timed:
           zero_grad, forward with all logits, cross-entropy, backward).
-grpo      One GRPO step, 2 prompts × 4 samples, at most --new-tokens new tokens, temperature 1, beta 0, loss dapo,
-          lr 5e-3, the same TinyLoRA adapter: ours `tinylora train --steps 1` (timed: the step's rollout_seconds +
+grpo      One GRPO step, 2 prompts × 4 samples, at most --new-tokens new tokens, temperature 1, loss dapo, lr 5e-3,
+          beta 0.04 (KL to the base model = the adapter switched off, on both sides: with beta 0 ours skips the
+          backward of completions whose advantage is 0, e.g. a group where all 4 answers are wrong, and TRL does
+          not, so the step's work would depend on the rewards), the same TinyLoRA adapter: ours `tinylora train --steps 1` (timed: the step's rollout_seconds +
           backward_seconds from metrics.jsonl = rollout, rewards, log-probabilities, forward+backward, AdamW
           update; model load, factors and checkpoint writing excluded) vs TRL GRPOTrainer with a PEFT TinyLoRA model
           on CPU (scripts/bench_training.py trl-grpo; timed: on_step_begin → on_step_end of one step = generation,
@@ -61,6 +63,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -246,8 +249,9 @@ def last_json(stdout):
 def failure(stderr):
     """The error line of a failed child's stderr (the first line mentioning an error, else the last line)."""
     lines = [l.strip() for l in stderr.strip().splitlines() if l.strip()]
-    errors = [l for l in lines if "error" in l.lower()]
-    return (errors or lines or ["no output"])[-1 if not errors else 0][:300]
+    # A Python traceback ends with "SomeError: message"; the CLI prints "Error: ..." / "error: ...".
+    errors = [l for l in lines if re.match(r"^([\w.]*(Error|Exception)|error)\b.*:", l, re.IGNORECASE)]
+    return (errors or lines or ["no output"])[-1][:300]
 
 
 def machine_info():
@@ -391,7 +395,7 @@ def bench_ours_grpo(binary, model, a, prompts_path):
             out, err, rc, child_rss = run_child(
                 [binary, "train", "--model", model, "--data", prompts_path, "--method", "grpo", "--steps", "1",
                  "--batch", str(len(GRPO_PROMPTS)), "--group", "4", "--max-tokens", str(a.new_tokens),
-                 "--temperature", "1", "--beta", "0", "--loss-type", "dapo", "--lr", "5e-3", "--kind", "tinylora",
+                 "--temperature", "1", "--beta", "0.04", "--loss-type", "dapo", "--lr", "5e-3", "--kind", "tinylora",
                  "--r", "2", "--u", "13", "--tie", "all", "--threads", str(a.threads), "--seed", str(a.seed),
                  "--checkpoint-every", "0", "--out", run_dir, "--json"])
             if rc != 0:
@@ -401,6 +405,7 @@ def bench_ours_grpo(binary, model, a, prompts_path):
         runs.append({"seconds": metrics["rollout_seconds"] + metrics["backward_seconds"],
                      "rollout_seconds": metrics["rollout_seconds"], "backward_seconds": metrics["backward_seconds"],
                      "completion_length_mean": metrics["completion_length_mean"],
+                     "backward_sequences": metrics["backward_sequences"],
                      "process_seconds": last_json(out)["seconds"]})
         rss.append(child_rss)
     return {"seconds": median_of(runs, "seconds"), "completion_length_mean": median_of(runs, "completion_length_mean"),

@@ -12,7 +12,8 @@ peft-backward: PyTorch CPU fp32 + PEFT TinyLoRA, one forward+backward of the ada
 trl-grpo: TRL GRPOTrainer with a PEFT TinyLoRA model, CPU, torch.set_num_threads(THREADS).
     Same adapter as above. Dataset: the PROMPTS (chat messages, one user turn each) with their gold answers; per
     step 2 prompts × 4 generations (per_device_train_batch_size = 8, num_generations = 4), max_completion_length =
-    NEW_TOKENS, temperature 1, beta 0 (no reference model), loss_type dapo, one optimizer step per generation batch
+    NEW_TOKENS, temperature 1, beta 0.04 (KL to the adapter-disabled model, so every completion enters the loss
+    whatever the rewards; see bench.py), loss_type dapo, one optimizer step per generation batch
     (AdamW, lr 5e-3), reward 1 when the number after the last '####' equals the gold answer. Timed per step: from
     the trainer's on_step_begin to on_step_end callback, i.e. generation (transformers generate through the PEFT
     model), reward, the loss forward and backward and the optimizer step; model loading and trainer construction
@@ -35,8 +36,16 @@ def load_model(path, threads):
     import torch
     from transformers import AutoModelForCausalLM
     torch.set_num_threads(threads)
-    return AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path),
-                                                dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path),
+                                                 dtype=torch.float32)
+    # transformers tags a model read from a GGUF as quantized (method "gguf") although every weight is now a plain
+    # fp32 tensor, and its Trainer then refuses to train it ("quantization method do not support training"). The
+    # tag only records how the file was read: drop it.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    return model
 
 
 def tinylora_config(u):
@@ -53,7 +62,10 @@ def worker_peft_backward(a):
     import torch
     from peft import get_peft_model
     t0 = time.perf_counter()
-    model = get_peft_model(load_model(a.path, a.threads), tinylora_config(a.u))
+    model = load_model(a.path, a.threads)
+    torch.set_num_threads(1)  # PEFT's full SVD of every weight (not timed) is several times faster on one thread here
+    model = get_peft_model(model, tinylora_config(a.u))
+    torch.set_num_threads(a.threads)
     model.train()  # TinyLoRA has no dropout; train mode as in a training step
     load = time.perf_counter() - t0
     vocab = model.config.vocab_size
@@ -98,11 +110,12 @@ def worker_trl_grpo(a):
         tokenizer.pad_token = tokenizer.eos_token
     model = load_model(a.path, a.threads)
     out = tempfile.mkdtemp(prefix="bench-trl-")
+    torch.set_num_threads(1)  # for PEFT's SVDs inside the trainer's construction (not timed); reset below
     config = GRPOConfig(
         output_dir=out, use_cpu=True, bf16=False, fp16=False, report_to="none", save_strategy="no",
         logging_steps=1, max_steps=a.runs, per_device_train_batch_size=len(records) * a.group,
         gradient_accumulation_steps=1, num_generations=a.group, max_completion_length=a.new_tokens,
-        temperature=1.0, beta=0.0, loss_type="dapo", learning_rate=5e-3, num_iterations=1,
+        temperature=1.0, beta=0.04, loss_type="dapo", learning_rate=5e-3, num_iterations=1,
         dataloader_num_workers=0, seed=a.seed, disable_tqdm=True)
     trainer = GRPOTrainer(model=model, reward_funcs=correct, args=config, train_dataset=dataset,
                           processing_class=tokenizer, peft_config=tinylora_config(a.u))
@@ -117,7 +130,8 @@ def worker_trl_grpo(a):
             self.t0, self.cpu0 = time.perf_counter(), time.process_time()
 
         def on_step_end(self, args, state, control, **kw):
-            self.steps.append({"seconds": time.perf_counter() - self.t0, "cpu_seconds": time.process_time() - self.cpu0})
+            self.steps.append({"seconds": time.perf_counter() - self.t0, "cpu_seconds": time.process_time() - self.cpu0,
+                               "torch_threads": torch.get_num_threads()})
 
     timer = StepTimer()
     trainer.add_callback(timer)
