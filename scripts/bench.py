@@ -405,7 +405,6 @@ def bench_ours_grpo(binary, model, a, prompts_path):
         runs.append({"seconds": metrics["rollout_seconds"] + metrics["backward_seconds"],
                      "rollout_seconds": metrics["rollout_seconds"], "backward_seconds": metrics["backward_seconds"],
                      "completion_length_mean": metrics["completion_length_mean"],
-                     "backward_sequences": metrics["backward_sequences"],
                      "process_seconds": last_json(out)["seconds"]})
         rss.append(child_rss)
     return {"seconds": median_of(runs, "seconds"), "completion_length_mean": median_of(runs, "completion_length_mean"),
