@@ -18,7 +18,8 @@ generate  Prefill and batched greedy decode at each --batches size (default 1 an
                    matched with ours and transformers.
           Prefill tokens/s = batch × prompt tokens / prefill time. Decode tokens/s = batch × (new tokens − 1) /
           decode time (the first new token comes from the prefill logits). The Python engines load the model once
-          per (model, batch) and run --runs times in that process; ours loads it in every run (its own process).
+          per (model, batch), make one short untimed warm-up call, and run --runs times in that process; ours loads
+          it in every run (its own process, no warm-up).
 backward  One adapter forward+backward of 8 sequences × 256 random tokens (--backward-sequences, --backward-tokens),
           TinyLoRA r=2, u=13 on all seven projections of every layer, all tied to one v (13 trained values), mean
           next-token log-likelihood over every position: ours `tinylora bench --backward --json` (timed: the
@@ -112,6 +113,12 @@ def worker_transformers(a):
     ids = torch.tensor(random_prompts(model.config.vocab_size, a.batch, a.prompt_tokens, a.seed))
     runs = []
     with torch.inference_mode():
+        # Untimed warm-up (PyTorch's first calls allocate and initialize): a short prefill and two decode steps.
+        out = model(input_ids=ids[:, :8], use_cache=True, logits_to_keep=1)
+        for _ in range(2):
+            out = model(input_ids=out.logits[:, -1].argmax(-1, keepdim=True), past_key_values=out.past_key_values,
+                        use_cache=True)
+        del out
         for _ in range(a.runs):
             t0 = time.perf_counter()
             out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
@@ -172,6 +179,9 @@ def worker_llamacpp(a):
         row = np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, i), shape=(vocab,))
         return int(row.argmax())
 
+    # Untimed warm-up: a short prefill of every sequence (the cache is cleared before each timed run).
+    w = min(8, a.prompt_tokens, n_batch // a.batch) if a.batch <= n_batch else 1
+    submit([(prompts[s][j], j, s, j == w - 1) for s in range(min(a.batch, n_batch)) for j in range(w)])
     runs = []
     for _ in range(a.runs):
         lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
@@ -484,6 +494,7 @@ def main():
     prompts_file.close()
 
     def record(entry):
+        entry["loadavg_1min_after"] = round(os.getloadavg()[0], 2)
         print("  " + json.dumps({k: v for k, v in entry.items() if k != "runs"}), file=sys.stderr, flush=True)
         state["results"].append(entry)
         write_output(a, state)
