@@ -34,7 +34,10 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        .target(name: "Numerics", dependencies: ["CBLAS"], swiftSettings: optimizedCpuFlags),
+        // bf16 kernels in C with AVX-512 BF16 intrinsics, enabled per function (target attributes) and chosen at
+        // run time (`ck_bf16_supported`), so no global -march is needed. Optimized in debug builds too.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"], .when(configuration: .debug))]),
+        .target(name: "Numerics", dependencies: ["CBLAS", "CKernels"], swiftSettings: optimizedCpuFlags),
         .target(name: "ModelFiles", dependencies: ["Numerics", "CZlib"], swiftSettings: optimizedCpuFlags),
         .target(name: "Tokenizers", dependencies: ["ModelFiles"], swiftSettings: cpuFlags),
         .target(name: "Transformer", dependencies: ["Numerics", "ModelFiles"], swiftSettings: optimizedCpuFlags),

@@ -49,6 +49,45 @@ public final class AdapterTrainer {
     private var order: DataOrder
     private let schedule: LearningRateSchedule
     private let generator: Generator
+    /// The weights GRPO rollouts are sampled from (`useRolloutWeights`); everything else runs in fp32.
+    public private(set) var rolloutWeights: WeightFormat = .fp32
+
+    /// Samples GRPO rollouts from `format` weights (packed once here): the model switches to them for each
+    /// step's generation and back to fp32 before the reference log-probabilities and the backward, whose
+    /// log-probabilities and gradients stay exact fp32 (the sampling policy is then the bf16 model's, the ratio's
+    /// old policy the fp32 one's). Throws on a CPU without AVX-512 BF16.
+    public func useRolloutWeights(_ format: WeightFormat) throws {
+        try model.useWeights(format, keepPacked: true)
+        try model.useWeights(.fp32, keepPacked: true)
+        rolloutWeights = format
+    }
+
+    /// The weights the forward+backward passes (GRPO and SFT gradients, GRPO reference log-probabilities) run
+    /// from (`useBackwardWeights`).
+    public private(set) var backwardWeights: WeightFormat = .fp32
+
+    /// Runs the gradient passes from `format` weights (packed once here): with `.bf16` the recording forward uses
+    /// the bf16 copies of W and the input gradients `dY·W` the bf16 copies of Wᵀ (`useBackwardWeights`), about
+    /// twice as fast; the gradient is then the bf16 model's (~1% from the fp32 one), the optimizer and the
+    /// adapter stay fp32. Throws on a CPU without AVX-512 BF16.
+    public func useBackwardWeights(_ format: WeightFormat) throws {
+        try model.useWeights(format, keepPacked: true)
+        try model.useBackwardWeights(format, keepPacked: true)
+        try model.useWeights(.fp32, keepPacked: true)
+        try model.useBackwardWeights(.fp32, keepPacked: true)
+        backwardWeights = format
+    }
+
+    /// `body` with the model's forward and backward in `backwardWeights`, fp32 again afterwards.
+    private func withBackwardWeights<T>(_ body: () throws -> T) throws -> T {
+        try model.useWeights(backwardWeights, keepPacked: true)
+        try model.useBackwardWeights(backwardWeights, keepPacked: true)
+        defer {
+            try? model.useWeights(.fp32, keepPacked: true)
+            try? model.useBackwardWeights(.fp32, keepPacked: true)
+        }
+        return try body()
+    }
 
     public init(model: TransformerModel, tokenizer: Tokenizer, adapter: Adapter, dataset: Dataset,
                 reward: WeightedReward = .standard, settings: TrainingSettings, run: RunDirectory) throws {
@@ -216,7 +255,9 @@ public final class AdapterTrainer {
             samplesPerPrompt: s.groupSize)
         parameters.maxConcurrentSequences = max(s.rolloutConcurrency, s.groupSize)
         let result: GenerationResult
+        try model.useWeights(rolloutWeights, keepPacked: true)
         do {
+            defer { try? model.useWeights(.fp32, keepPacked: true) }
             result = try generator.generate(prompts: prompts, parameters: parameters,
                                             decode: { [tokenizer] in (try? tokenizer.decode($0)) ?? "" })
         } catch {
@@ -245,31 +286,8 @@ public final class AdapterTrainer {
         var batch = GRPOBatch(tokens: sequences, completionStart: starts, advantages: advantages.values, masks: masks)
 
         let backwardStart = Date()
-        if lossSettings.beta > 0 {
-            adapter.detach(from: model)
-            defer { try? adapter.attach(to: model) }
-            batch.referenceLogps = try model.tokenLogProbabilities(tokens: sequences, completionStart: starts,
-                                                                   temperature: s.temperature)
-        }
-        var lastResult: GRPOLossResult? = nil
-        var lastNorm: Double? = nil, lastRate: Float = schedule.learningRate(step: step * s.iterations)
-        for iteration in 0 ..< s.iterations {
-            let pass: GRPOGradient
-            do {
-                pass = try GRPOLoss.lossAndGradient(adapter: adapter, model: model, batch: batch,
-                                                    temperature: s.temperature, configuration: lossSettings)
-            } catch let error as TrainingMathError {
-                // Non-finite log-probabilities (the only way a well-formed batch fails): skip this update.
-                guard try nonFinite.check(step: step + 1, loss: .nan) else { continue }
-                throw error
-            }
-            if iteration == 0 { batch.oldLogps = pass.logps }
-            lastResult = pass.result
-            if let (norm, lr) = try update(loss: pass.result.loss, gradient: pass.gradient,
-                                           optimizerStep: step * s.iterations + iteration) {
-                lastNorm = norm
-                lastRate = lr
-            }
+        let (lastResult, lastNorm, lastRate) = try withBackwardWeights {
+            try gradientPasses(batch: &batch, step: step, lossSettings: lossSettings)
         }
         let active = (0 ..< completions.count).filter { advantages.values[$0] != 0 && masks[$0].contains(true) }
         let backwardSeconds = Date().timeIntervalSince(backwardStart)
@@ -314,6 +332,41 @@ public final class AdapterTrainer {
     /// A Float as the Double of its shortest decimal form (0.005, not 0.004999999888241291), for metrics.
     static func decimal(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
 
+    /// One GRPO step's gradient passes: the reference log-probabilities (β > 0, adapter detached), then
+    /// `iterations` forward+backward passes, each followed by an optimizer update. Returns the last pass's loss
+    /// terms, gradient norm and learning rate.
+    private func gradientPasses(batch: inout GRPOBatch, step: Int, lossSettings: GRPOLossConfiguration) throws
+        -> (GRPOLossResult?, Double?, Float) {
+        let s = settings
+        if lossSettings.beta > 0 {
+            adapter.detach(from: model)
+            defer { try? adapter.attach(to: model) }
+            batch.referenceLogps = try model.tokenLogProbabilities(tokens: batch.tokens, completionStart: batch.completionStart,
+                                                                   temperature: s.temperature)
+        }
+        var lastResult: GRPOLossResult? = nil
+        var lastNorm: Double? = nil, lastRate: Float = schedule.learningRate(step: step * s.iterations)
+        for iteration in 0 ..< s.iterations {
+            let pass: GRPOGradient
+            do {
+                pass = try GRPOLoss.lossAndGradient(adapter: adapter, model: model, batch: batch,
+                                                    temperature: s.temperature, configuration: lossSettings)
+            } catch let error as TrainingMathError {
+                // Non-finite log-probabilities (the only way a well-formed batch fails): skip this update.
+                guard try nonFinite.check(step: step + 1, loss: .nan) else { continue }
+                throw error
+            }
+            if iteration == 0 { batch.oldLogps = pass.logps }
+            lastResult = pass.result
+            if let (norm, lr) = try update(loss: pass.result.loss, gradient: pass.gradient,
+                                           optimizerStep: step * s.iterations + iteration) {
+                lastNorm = norm
+                lastRate = lr
+            }
+        }
+        return (lastResult, lastNorm, lastRate)
+    }
+
     private func sftStep() throws -> MetricsRecord {
         let examples = nextExamples()
         var sequences: [[Int]] = [], starts: [Int] = []
@@ -329,8 +382,9 @@ public final class AdapterTrainer {
             starts.append(prompt.count)
         }
         let start = Date()
-        let (loss, gradient, tokens) = try SFTLoss.lossAndGradient(adapter: adapter, model: model, tokens: sequences,
-                                                                   completionStart: starts)
+        let (loss, gradient, tokens) = try withBackwardWeights {
+            try SFTLoss.lossAndGradient(adapter: adapter, model: model, tokens: sequences, completionStart: starts)
+        }
         // `loss` is Σ w·logp with w = −1/N on completion tokens: the mean negative log-likelihood.
         let result = try update(loss: loss, gradient: gradient, optimizerStep: step)
         let seconds = Date().timeIntervalSince(start)

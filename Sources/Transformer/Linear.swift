@@ -5,11 +5,30 @@ import Numerics
 ///
 /// Every projection of the model is one of these, so an adapter joins in one place: with `delta` set, the output
 /// is `x·Wᵀ + b + delta(x)` (the delta added after the base product and the bias).
+///
+/// The forward pass can run from a bf16 copy of `W` (`packBF16`, then `forwardUsesBF16 = true`): the base product
+/// becomes `bf16(x)·bf16(W)ᵀ` summed in fp32 (`PackedBF16Matrix`); bias and delta are unchanged (the delta's
+/// low-rank path stays fp32). Likewise `backward` can run from a packed bf16 copy of `Wᵀ` (`packBF16Transposed`,
+/// then `backwardUsesBF16 = true`): `dX = bf16(dY)·bf16(W)`; the delta's own backward stays fp32.
 public final class Linear {
     public let outFeatures: Int
     public let inFeatures: Int
-    /// `[outFeatures, inFeatures]`, row-major.
-    public var weight: [Float]
+    /// `[outFeatures, inFeatures]`, row-major. Assigning it drops the bf16 copy (which would be stale).
+    public var weight: [Float] {
+        didSet {
+            bf16Weight = nil
+            bf16TransposedWeight = nil
+        }
+    }
+    /// `weight` rounded to bf16 and packed for the bf16 kernel (nil until `packBF16`).
+    public private(set) var bf16Weight: PackedBF16Matrix?
+    /// Whether `forward` uses `bf16Weight` (when it exists) instead of `weight`.
+    public var forwardUsesBF16 = false
+    /// `Wᵀ` (`[inFeatures, outFeatures]`) rounded to bf16 and packed, for the backward's `dX = dY·W` written as
+    /// `dY·(Wᵀ)ᵀ` (nil until `packBF16Transposed`).
+    public private(set) var bf16TransposedWeight: PackedBF16Matrix?
+    /// Whether `backward` uses `bf16TransposedWeight` (when it exists) instead of `weight`.
+    public var backwardUsesBF16 = false
     /// `[outFeatures]` or nil.
     public var bias: [Float]?
     /// An adapter's term added to the output (nil: plain linear).
@@ -28,11 +47,54 @@ public final class Linear {
         self.inFeatures = inFeatures
     }
 
+    /// Makes `bf16Weight` from the current `weight` if there is none (packing split over `threads`). Throws
+    /// `BFloat16UnsupportedError` on a CPU without AVX-512 BF16.
+    public func packBF16(threads: Int) throws {
+        guard bf16Weight == nil else { return }
+        bf16Weight = try weight.withUnsafeBufferPointer {
+            try PackedBF16Matrix($0.baseAddress!, outFeatures: outFeatures, inFeatures: inFeatures, threads: threads)
+        }
+    }
+
+    /// Releases `bf16Weight` (and goes back to the fp32 forward).
+    public func dropBF16() {
+        bf16Weight = nil
+        forwardUsesBF16 = false
+    }
+
+    /// Makes `bf16TransposedWeight` from the current `weight` if there is none. Throws `BFloat16UnsupportedError`
+    /// on a CPU without AVX-512 BF16.
+    public func packBF16Transposed(threads: Int) throws {
+        guard bf16TransposedWeight == nil else { return }
+        let n = outFeatures, k = inFeatures
+        var transposed = [Float](repeating: 0, count: n * k)
+        weight.withUnsafeBufferPointer { w in
+            transposed.withUnsafeMutableBufferPointer { t in
+                for o in 0 ..< n {
+                    for i in 0 ..< k { t[i * n + o] = w[o * k + i] }
+                }
+            }
+        }
+        bf16TransposedWeight = try transposed.withUnsafeBufferPointer {
+            try PackedBF16Matrix($0.baseAddress!, outFeatures: k, inFeatures: n, threads: threads)
+        }
+    }
+
+    /// Releases `bf16TransposedWeight` (and goes back to the fp32 backward).
+    public func dropBF16Transposed() {
+        bf16TransposedWeight = nil
+        backwardUsesBF16 = false
+    }
+
     /// `y[rows, out] = x[rows, in]·Wᵀ + b (+ delta(x))`.
     public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {
-        weight.withUnsafeBufferPointer { w in
-            MatMul.xWt(x, rows: rows, w.baseAddress!, outFeatures: outFeatures, inFeatures: inFeatures,
-                       into: y, threads: threads)
+        if forwardUsesBF16, let packed = bf16Weight {
+            packed.xWt(x, rows: rows, into: y, threads: threads)
+        } else {
+            weight.withUnsafeBufferPointer { w in
+                MatMul.xWt(x, rows: rows, w.baseAddress!, outFeatures: outFeatures, inFeatures: inFeatures,
+                           into: y, threads: threads)
+            }
         }
         if let bias {
             bias.withUnsafeBufferPointer { Kernels.addBias($0.baseAddress!, rows: rows, n: outFeatures, into: y) }
@@ -45,6 +107,11 @@ public final class Linear {
     public func backward(_ x: UnsafePointer<Float>, rows: Int, outputGradient dY: UnsafePointer<Float>,
                          into dX: UnsafeMutablePointer<Float>, accumulate: Bool, threads: Int) {
         guard rows > 0 else { return }
+        if backwardUsesBF16, let packed = bf16TransposedWeight {
+            packed.xWt(dY, rows: rows, into: dX, accumulate: accumulate, threads: threads)
+            delta?.backward(x, rows: rows, outputGradient: dY, addingInputGradientTo: dX, threads: threads)
+            return
+        }
         let n = inFeatures, k = outFeatures
         let parts = rows * n * k < 1 << 16 ? 1 : threads
         weight.withUnsafeBufferPointer { w in

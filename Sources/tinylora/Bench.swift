@@ -12,7 +12,9 @@ struct Bench: ParsableCommand {
         Generates --new-tokens tokens greedily for --batch prompts of --prompt-tokens random token ids (seeded), \
         with no stop token, through the same batched generator as `generate`. Prefill throughput is prompt \
         tokens / prefill time; decode throughput counts the tokens of all sequences produced by the decode steps \
-        (the first token of each sequence comes from the prefill) / decode time. Peak RSS is VmHWM from \
+        (the first token of each sequence comes from the prefill) / decode time. With --weights bf16 the weights are \
+        packed after loading (pack_seconds in JSON, not part of load_seconds). generate_cpu_seconds (JSON) is the \
+        CPU time of the process during prefill and decode: on a busy machine it shows the cores actually obtained. Peak RSS is VmHWM from \
         /proc/self/status after the run (it includes loading the model).
 
         With --factors, times building an adapter's frozen factors instead: the top-r truncated SVD (r = \
@@ -38,7 +40,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Tokens generated per sequence.")
     var newTokens = 128
 
-    @Option(help: "Weight format of the engine. Only fp32 exists: every tensor is dequantized to fp32 at load.")
+    @Option(help: "Weights of the forward pass: fp32 (every tensor dequantized to fp32 at load) or bf16 (a bf16 copy of every linear layer and the LM head, packed after loading, products with AVX-512 BF16; needs a CPU with avx512_bf16).")
     var weights = "fp32"
 
     @Option(help: "Seed of the random prompt tokens.")
@@ -63,7 +65,7 @@ struct Bench: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be >= 1") }
         guard promptTokens >= 1 else { throw ValidationError("--prompt-tokens must be >= 1") }
         guard newTokens >= 2 else { throw ValidationError("--new-tokens must be >= 2 (one comes from the prefill)") }
-        guard weights == "fp32" else { throw ValidationError("--weights: only fp32 is supported") }
+        _ = try WeightsOption.parse(weights)
     }
 
     func run() throws {
@@ -74,6 +76,9 @@ struct Bench: ParsableCommand {
         let loadStart = now()
         let model = try opened.transformer()
         let loadSeconds = now() - loadStart
+        let packStart = now()
+        try model.useWeights(try WeightsOption.parse(weights))
+        let packSeconds = now() - packStart
         guard promptTokens + newTokens <= model.contextLength else {
             throw CLIError("--prompt-tokens + --new-tokens = \(promptTokens + newTokens) exceeds the model's context of \(model.contextLength)")
         }
@@ -84,7 +89,9 @@ struct Bench: ParsableCommand {
         let parameters = GenerationParameters(
             maxNewTokens: newTokens, sampling: .greedy, maxConcurrentSequences: batch,
             prefillTokenBudget: max(2048, promptTokens))
+        let cpuStart = processCPUSeconds()
         let result = try Generator(model: model).generate(prompts: prompts, parameters: parameters)
+        let generateCPUSeconds = processCPUSeconds() - cpuStart
         let s = result.statistics
         let decodedTokens = s.generatedTokens - batch
         let prefillRate = Double(s.promptTokens) / s.prefillSeconds
@@ -99,14 +106,17 @@ struct Bench: ParsableCommand {
                 ("threads", "\(modelOptions.threadCount)"),
                 ("weights", JSON.string(weights)),
                 ("load_seconds", JSON.number(loadSeconds)),
+                ("pack_seconds", JSON.number(packSeconds)),
                 ("prefill_seconds", JSON.number(s.prefillSeconds)),
                 ("decode_seconds", JSON.number(s.decodeSeconds)),
                 ("prefill_tokens_per_s", JSON.number(prefillRate)),
                 ("decode_tokens_per_s", JSON.number(decodeRate)),
+                ("generate_cpu_seconds", JSON.number(generateCPUSeconds)),
                 ("peak_rss_mb", JSON.number(rss)),
             ]))
         } else {
-            print("model:   \(location.path) (fp32, \(modelOptions.threadCount) threads, loaded in \(String(format: "%.1f", loadSeconds)) s)")
+            print("model:   \(location.path) (\(weights), \(modelOptions.threadCount) threads, loaded in \(String(format: "%.1f", loadSeconds)) s"
+                + (weights == "fp32" ? ")" : ", packed in \(String(format: "%.1f", packSeconds)) s)"))
             print("prefill: \(s.promptTokens) tokens in \(String(format: "%.2f", s.prefillSeconds)) s = \(String(format: "%.1f", prefillRate)) tokens/s")
             print("decode:  \(decodedTokens) tokens (batch \(batch)) in \(String(format: "%.2f", s.decodeSeconds)) s = \(String(format: "%.1f", decodeRate)) tokens/s")
             print("peak RSS: \(String(format: "%.0f", rss)) MiB")

@@ -19,7 +19,7 @@ struct Demo: ParsableCommand {
         training split, scores again with the adapter and prints a before/after table with Wilson 95% intervals. \
         Writes into --out: adapter.tla (the trained adapter), metrics.jsonl and checkpoints/ (see `tinylora train`), \
         reward.svg (reward and accuracy per step), before/ and after/ (results.jsonl and summary.json of each \
-        evaluation) and summary.json.
+        evaluation) and summary.json (with the --weights used).
         """)
 
     @Option(help: "A built-in model name, a .gguf path or a Hugging Face model directory.")
@@ -27,6 +27,12 @@ struct Demo: ParsableCommand {
 
     @Option(help: "Worker threads (default: the number of CPUs).")
     var threads: Int?
+
+    @Option(help: "Weights of the evaluations and the GRPO rollouts: fp32 or bf16 (a bf16 copy of every linear layer and the LM head, AVX-512 BF16 products; needs avx512_bf16). Training's backward: --backward-weights.")
+    var weights = "fp32"
+
+    @Option(help: "Weights of training's forward+backward passes: fp32 (exact gradients) or bf16 (bf16 copies of W and Wᵀ: about twice as fast, gradients within ~1-2% of fp32; needs avx512_bf16).")
+    var backwardWeights = "fp32"
 
     @Option(help: "Trained values: TinyLoRA's u with every module tied to one vector.")
     var u = 13
@@ -72,6 +78,8 @@ struct Demo: ParsableCommand {
         guard evalItems >= 1 else { throw ValidationError("--eval-items must be >= 1") }
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be >= 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1") }
+        _ = try WeightsOption.parse(weights)
+        _ = try WeightsOption.parse(backwardWeights, option: "--backward-weights")
     }
 
     func run() throws {
@@ -104,10 +112,12 @@ struct Demo: ParsableCommand {
         printErr("model \(model): \(plan.modules.count) target modules, TinyLoRA factors built in "
             + String(format: "%.1f s", base.seconds) + "; training \(plan.trainableParameterCount) parameters")
 
+        let weightFormat = try WeightsOption.parse(weights)
         let generator = Generator(model: transformer)
         let parameters = Evaluation.parameters(tokenizer: tokenizer, maxNewTokens: maxTokens, concurrency: 64)
         let evaluation = Evaluation(generator: generator, tokenizer: tokenizer, parameters: parameters)
         func evaluate(_ label: String) throws -> EvaluationReport {
+            try transformer.useWeights(weightFormat, keepPacked: true)
             printErr("evaluating \(label) on \(evalSet.count) held-out problems (greedy, up to \(maxTokens) tokens)...")
             let report = try evaluation.run(evalSet)
             try report.write(to: outURL.appendingPathComponent(label).path)
@@ -119,6 +129,8 @@ struct Demo: ParsableCommand {
         printErr("GRPO: \(steps) steps x \(batch) prompts x \(group) samples, lr \(lr)")
         let trainer = try AdapterTrainer(model: transformer, tokenizer: tokenizer, adapter: adapter, dataset: trainSet,
                                          settings: settings, run: run)
+        try trainer.useRolloutWeights(weightFormat)
+        try trainer.useBackwardWeights(try WeightsOption.parse(backwardWeights, option: "--backward-weights"))
         let trainStart = Date()
         let records = try trainer.train(resume: false, progress: ProgressReporter(interval: 0))
         let trainSeconds = Date().timeIntervalSince(trainStart)
@@ -155,7 +167,7 @@ struct Demo: ParsableCommand {
         print("reward      \(plotURL.path) (metrics: \(run.metricsURL.path))")
         print(String(format: "time        %.0f s in all, %.0f s training", Date().timeIntervalSince(clock), trainSeconds))
         let summary = """
-        {"model":\(JSONText.quoted(model)),"trainable_parameters":\(plan.trainableParameterCount),\
+        {"model":\(JSONText.quoted(model)),"weights":\(JSONText.quoted(weights)),"backward_weights":\(JSONText.quoted(backwardWeights)),"trainable_parameters":\(plan.trainableParameterCount),\
         "adapter_bytes":\(adapterBytes),"eval_items":\(evalSet.count),\
         "before":\(before.accuracyJSON),"after":\(after.accuracyJSON),\
         "gained":\(flips.gained),"lost":\(flips.lost),"mcnemar_p":\(flips.p),\

@@ -57,6 +57,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Text appended to each question (default: the paper's step-by-step instruction; '' for none).")
     var suffix: String?
 
+    @Option(help: WeightsOption.help)
+    var weights = "fp32"
+
     @Option(help: "A directory for results.jsonl and summary.json (created if missing).")
     var out: String?
 
@@ -70,6 +73,7 @@ struct Eval: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be >= 1") }
         guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temperature must be >= 0") }
         guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
+        _ = try WeightsOption.parse(weights)
     }
 
     func run() throws {
@@ -83,6 +87,7 @@ struct Eval: ParsableCommand {
         let tokenizer = try opened.tokenizer()
         let model = try opened.transformer()
         try adapterOption.attach(adapterFile, to: model, opened: opened)
+        try model.useWeights(try WeightsOption.parse(weights))
 
         let parameters = Evaluation.parameters(tokenizer: tokenizer, maxNewTokens: maxTokens, temperature: temperature,
                                                topP: topP, samples: samples, concurrency: batch, seed: seed)

@@ -56,6 +56,9 @@ struct Generate: ParsableCommand {
     @Option(help: "Most sequences decoded together (default: all samples).")
     var batch: Int?
 
+    @Option(help: WeightsOption.help)
+    var weights = "fp32"
+
     @Flag(help: "Print JSON instead of streaming text.")
     var json = false
 
@@ -68,6 +71,7 @@ struct Generate: ParsableCommand {
         guard samples >= 1 else { throw ValidationError("--samples must be >= 1") }
         if let batch, batch < 1 { throw ValidationError("--batch must be >= 1") }
         if stop.contains("") { throw ValidationError("--stop must not be empty") }
+        _ = try WeightsOption.parse(weights)
     }
 
     func run() throws {
@@ -84,6 +88,7 @@ struct Generate: ParsableCommand {
         let promptIds = try input.encode(with: tokenizer, addGenerationPrompt: true).ids
         let model = try opened.transformer()
         try adapterOption.attach(adapterFile, to: model, opened: opened)
+        try model.useWeights(try WeightsOption.parse(weights))
 
         let parameters = GenerationParameters(
             maxNewTokens: maxTokens,

@@ -1,0 +1,52 @@
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// bf16 matrix products with the AVX-512 BF16 dot-product instruction (vdpbf16ps).
+///
+/// Contract: y[M, N] (+)= x[M, K] · Wᵀ with W [N, K] row-major fp32 (Hugging Face [out, in]), x and y fp32.
+/// W is rounded to bf16 once (`ck_bf16_pack`), x per call (`ck_bf16_convert_rows`); products of bf16 values are
+/// summed in fp32.
+///
+/// Packed W layout (VNNI pairs): blocks of 16 output features n0 = 16·b ..< n0 + 16; within a block, for each
+/// pair of input features (2p, 2p + 1), p = 0 ..< KP = ceil(K / 2), one 64-byte vector
+///     [w[n0][2p], w[n0][2p+1], w[n0+1][2p], w[n0+1][2p+1], ..., w[n0+15][2p], w[n0+15][2p+1]]
+/// (bf16 bit patterns); block b starts at element b · KP · 32. Rows ≥ N and the column K (odd K) are zeros.
+///
+/// Converted x layout: M rows of KP uint32, element p of row r = bf16(x[r][2p]) | bf16(x[r][2p+1]) << 16
+/// (0 beyond K).
+///
+/// Rounding fp32 → bf16: to nearest, ties to even; NaN stays a (quiet) NaN with its sign; ±inf stays ±inf;
+/// values that round past the largest finite bf16 become ±inf. Note: vdpbf16ps treats bf16 subnormal inputs as
+/// zero and flushes subnormal results to zero (no MXCSR), so products with |value| < 2^-126 are lost.
+
+/// 1 when this CPU (and OS) can run the bf16 kernels (AVX-512 F/BW/VL + AVX512_BF16), else 0.
+int ck_bf16_supported(void);
+
+/// The bf16 bit pattern nearest to `value` (ties to even; NaN → quiet NaN).
+uint16_t ck_bf16_from_float(float value);
+
+/// The fp32 value of a bf16 bit pattern (exact).
+float ck_float_from_bf16(uint16_t bits);
+
+/// Number of uint16 elements of a packed [n, k] matrix: ceil(n/16) · ceil(k/2) · 32.
+size_t ck_bf16_packed_count(int n, int k);
+
+/// Packs blocks `block_begin ..< block_end` (of ceil(n/16)) of W [n, k] into `packed` (the whole packed array;
+/// the blocks are written at their own offsets, so disjoint block ranges can be packed concurrently).
+/// Portable (no AVX-512 needed).
+void ck_bf16_pack(const float *w, int n, int k, int block_begin, int block_end, uint16_t *packed);
+
+/// Converts x [m, k] (row-major) to `m` rows of ceil(k/2) bf16 pairs. Requires ck_bf16_supported().
+void ck_bf16_convert_rows(const float *x, int m, int k, uint32_t *xb);
+
+/// y[r][16·b + i] (+)= Σ_p dot(x pair p of row r, W pair p of output 16·b + i) for rows r < m and output columns
+/// of blocks `block_begin ..< block_end` that are < n. `xb` from ck_bf16_convert_rows (rows of `kp` pairs), `packed`
+/// from ck_bf16_pack (64-byte aligned), y with leading dimension `ldy`. accumulate = 0 overwrites y.
+/// Requires ck_bf16_supported().
+void ck_bf16_gemm(const uint32_t *xb, int m, int kp, const uint16_t *packed, int n, int block_begin,
+                  int block_end, float *y, int ldy, int accumulate);
+
+#endif

@@ -1,0 +1,112 @@
+import Foundation
+import Numerics
+
+/// The number format the forward pass reads the weights of the linear layers in (the LM head included).
+public enum WeightFormat: String, CaseIterable, Sendable {
+    /// The fp32 weights as loaded (every product exact in fp32 up to summation order).
+    case fp32
+    /// A bf16 copy of every linear layer's weight (rounded to nearest even once); activations are rounded to
+    /// bf16 per product, sums in fp32 (AVX-512 BF16 `vdpbf16ps`). Embeddings, norms, biases, attention and an
+    /// adapter's low-rank path stay fp32. The backward pass uses the fp32 weights unless `useBackwardWeights(.bf16)`.
+    case bf16
+
+    /// Parses a command-line value, naming the accepted ones when it is not one of them.
+    public init(parsing text: String) throws {
+        guard let format = WeightFormat(rawValue: text) else {
+            throw TransformerError("unknown weight format '\(text)': use one of \(WeightFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self = format
+    }
+}
+
+extension TransformerModel {
+    /// Every linear layer: the seven projections of each decoder layer, then the LM head.
+    public var linearLayers: [Linear] {
+        layers.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] } + [lmHead]
+    }
+
+    /// The format the forward pass currently uses (bf16 only when every linear layer uses its bf16 copy).
+    public var weightFormat: WeightFormat {
+        linearLayers.allSatisfy { $0.forwardUsesBF16 && $0.bf16Weight != nil } ? .bf16 : .fp32
+    }
+
+    /// Switches the forward pass (`forward`, generation, log-probabilities) to `format`.
+    ///
+    /// `.bf16` packs a bf16 copy of each linear layer that has none yet (the LM head split over `threads`, the
+    /// other layers packed `threads` at a time), adding half the fp32 weight bytes to memory (~1 GB for a 0.5B
+    /// model); it throws `BFloat16UnsupportedError` (and changes nothing) on a CPU without AVX-512 BF16.
+    /// `.fp32` returns to the fp32 weights and frees the bf16 copies unless `keepPacked` (then a later switch back
+    /// to `.bf16` costs nothing: training flips between bf16 rollouts and its fp32 backward this way).
+    /// A layer whose `weight` is assigned afterwards (a merge) drops its stale copy and runs in fp32.
+    public func useWeights(_ format: WeightFormat, keepPacked: Bool = false) throws {
+        let all = linearLayers
+        switch format {
+        case .fp32:
+            for linear in all {
+                if keepPacked { linear.forwardUsesBF16 = false } else { linear.dropBF16() }
+            }
+        case .bf16:
+            guard BFloat16.isSupported else { throw BFloat16UnsupportedError() }
+            try lmHead.packBF16(threads: threads)
+            let rest = Array(all.dropLast())
+            let lock = NSLock()
+            var failure: Error?
+            Parallel.forEach(count: rest.count, threads: threads) { i in
+                do {
+                    try rest[i].packBF16(threads: 1)
+                } catch {
+                    lock.lock()
+                    failure = error
+                    lock.unlock()
+                }
+            }
+            if let failure { throw failure }
+            for linear in all { linear.forwardUsesBF16 = true }
+        }
+    }
+
+    /// Switches the backward pass's input gradients `dX = dY·W` of every linear layer to `format`.
+    ///
+    /// `.bf16` packs a bf16 copy of each layer's `Wᵀ` (another half of the fp32 weight bytes) and computes
+    /// `dX = bf16(dY)·bf16(W)` summed in fp32, about twice as fast as fp32 on AVX-512 BF16; the adapter's own
+    /// gradient path stays fp32. Combined with `useWeights(.bf16)` (the recording forward in bf16 too) the gradient
+    /// is that of the bf16 model, within ~1% of the fp32 gradient (a test measures it). Throws
+    /// `BFloat16UnsupportedError` (and changes nothing) on a CPU without AVX-512 BF16. `.fp32` returns to the fp32
+    /// weights and frees the copies unless `keepPacked`.
+    public func useBackwardWeights(_ format: WeightFormat, keepPacked: Bool = false) throws {
+        let all = linearLayers
+        switch format {
+        case .fp32:
+            for linear in all {
+                if keepPacked { linear.backwardUsesBF16 = false } else { linear.dropBF16Transposed() }
+            }
+        case .bf16:
+            guard BFloat16.isSupported else { throw BFloat16UnsupportedError() }
+            try lmHead.packBF16Transposed(threads: threads)
+            let rest = Array(all.dropLast())
+            let lock = NSLock()
+            var failure: Error?
+            Parallel.forEach(count: rest.count, threads: threads) { i in
+                do {
+                    try rest[i].packBF16Transposed(threads: 1)
+                } catch {
+                    lock.lock()
+                    failure = error
+                    lock.unlock()
+                }
+            }
+            if let failure { throw failure }
+            for linear in all { linear.backwardUsesBF16 = true }
+        }
+    }
+
+    /// The format the backward's input gradients currently use.
+    public var backwardWeightFormat: WeightFormat {
+        linearLayers.allSatisfy { $0.backwardUsesBF16 && $0.bf16TransposedWeight != nil } ? .bf16 : .fp32
+    }
+
+    /// Bytes held by the bf16 copies of the weights (0 when none are packed).
+    public var bf16WeightBytes: Int {
+        linearLayers.reduce(0) { $0 + ($1.bf16Weight?.byteCount ?? 0) + ($1.bf16TransposedWeight?.byteCount ?? 0) }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import XCTest
+
+/// `--weights fp32|bf16` of bench, generate, eval, train and demo: bad values are usage errors naming the accepted
+/// ones; bf16 runs for real where the CPU has AVX-512 BF16.
+final class WeightsOptionTests: TemporaryDirectoryTestCase {
+    static var cpuHasBF16: Bool {
+        ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").contains("avx512_bf16")
+    }
+
+    func testBadWeightsValueIsAUsageErrorNamingTheFormats() throws {
+        let commands: [[String]] = [
+            ["bench", "--model", "smollm2-135m"],
+            ["generate", "--model", "smollm2-135m", "--text", "hi"],
+            ["eval", "--model", "smollm2-135m", "--data", "arith:n=2"],
+            ["train", "--model", "smollm2-135m", "--out", dir + "/run"],
+            ["demo", "--out", dir + "/demo"],
+        ]
+        for command in commands {
+            for bad in ["bf17", "FP32", "q4_0", ""] {
+                let r = try CLI.run(command + ["--weights", bad])
+                XCTAssertNotEqual(r.status, 0, "\(command[0]) --weights '\(bad)'")
+                XCTAssertEqual(r.stdout, "", "\(command[0]) --weights '\(bad)'")
+                XCTAssertTrue(r.stderr.contains("unknown weight format '\(bad)': use one of fp32, bf16"),
+                              "\(command[0]) --weights '\(bad)': \(r.stderr)")
+                XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
+            }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/run"), "nothing is written on a usage error")
+    }
+
+    func testSFTRefusesBF16Rollouts() throws {
+        guard Self.cpuHasBF16 else { throw XCTSkip("this CPU has no AVX-512 BF16 (avx512_bf16)") }
+        assertCleanError(try CLI.run(["train", "--model", "smollm2-135m", "--method", "sft", "--weights", "bf16",
+                                      "--out", dir + "/run"]), contains: "SFT has none")
+    }
+
+    func testBenchRunsFromBF16Weights() throws {
+        guard Self.cpuHasBF16 else { throw XCTSkip("this CPU has no AVX-512 BF16 (avx512_bf16)") }
+        let r = try CLI.run(["bench", "--model", "smollm2-135m", "--batch", "3", "--prompt-tokens", "9",
+                             "--new-tokens", "5", "--weights", "bf16", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try CLI.jsonObject(r)
+        XCTAssertEqual(json["weights"] as? String, "bf16")
+        XCTAssertGreaterThan(try XCTUnwrap(json["decode_tokens_per_s"] as? Double), 0)
+        XCTAssertGreaterThan(try XCTUnwrap(json["pack_seconds"] as? Double), 0)
+    }
+    func testBadBackwardWeightsValueIsAUsageError() throws {
+        for command in [["train", "--model", "smollm2-135m", "--out", dir + "/run"], ["demo", "--out", dir + "/demo"]] {
+            let r = try CLI.run(command + ["--backward-weights", "bf17"])
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertEqual(r.stdout, "")
+            XCTAssertTrue(r.stderr.contains("--backward-weights") && r.stderr.contains("bf16"), r.stderr)
+        }
+    }
+
+    /// Three GRPO steps with bf16 rollouts and a bf16 backward: a finite gradient moves the adapter, and the run
+    /// leaves its adapter and metrics like an fp32 one.
+    func testGRPORunsWithBF16Backward() throws {
+        guard Self.cpuHasBF16 else { throw XCTSkip("this CPU has no AVX-512 BF16 (avx512_bf16)") }
+        let out = dir + "/bf16run"
+        // One-digit sums: SmolLM2 gets some right at temperature 1, so groups have reward spread.
+        let lines = (0 ..< 40).map { i -> String in
+            let a = 1 + (i * 7) % 9, b = 1 + (i * 5 + 3) % 9
+            return "{\"prompt\": \"What is \(a) + \(b)? Reply with just the number.\", \"answer\": \(a + b)}"
+        }
+        let data = try write("sums.jsonl", lines.joined(separator: "\n") + "\n")
+        let r = try CLI.run(["train", "--model", "smollm2-135m", "--data", data, "--suffix", "", "--u", "13",
+                             "--tie", "all", "--steps", "3", "--batch", "2", "--group", "4", "--max-tokens", "10",
+                             "--lr", "0.05", "--seed", "3", "--weights", "bf16", "--backward-weights", "bf16",
+                             "--out", out, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let text = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8)
+        let rows = try text.split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        XCTAssertEqual(rows.count, 3)
+        let norms = rows.compactMap { $0["grad_norm"] as? Double }
+        XCTAssertTrue(norms.allSatisfy(\.isFinite), "\(norms)")
+        XCTAssertGreaterThan(try XCTUnwrap(rows.last?["adapter_norm"] as? Double), 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/adapter.tla"))
+    }
+}
