@@ -18,6 +18,12 @@ trl-grpo: TRL GRPOTrainer with a PEFT TinyLoRA model, CPU, torch.set_num_threads
     the trainer's on_step_begin to on_step_end callback, i.e. generation (transformers generate through the PEFT
     model), reward, the loss forward and backward and the optimizer step; model loading and trainer construction
     are not timed. max_steps = --runs steps (the 2 prompts again each step).
+
+Reference-side notes: transformers marks a model read from a GGUF as quantized (method "gguf") although its
+weights are plain fp32 after loading, and the Trainer refuses to train such a model; load_model drops the tag.
+PEFT's TinyLoRA init takes a full SVD of every target weight (torch.linalg.svd), which here runs several times
+faster on one torch thread than on two; both workers build the PEFT model on one thread (untimed) and switch to
+THREADS before anything is timed (recorded per GRPO step as torch_threads).
 """
 import argparse
 import json
