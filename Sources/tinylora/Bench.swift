@@ -23,6 +23,10 @@ struct Bench: ParsableCommand {
         an adapter cost). JSON form: {"model", "threads", "rank", "modules", "seconds" (wall clock, all of it), \
         "cpu_seconds" (CPU time of the process meanwhile: on a busy machine, cpu_seconds / threads is what idle \
         cores would take), "read_seconds" (summed over threads: reading + dequantizing), "peak_rss_mb"}.
+
+        With --backward, times one adapter forward+backward instead (see BenchBackward.swift): --batch sequences \
+        of --prompt-tokens random token ids, a TinyLoRA adapter (r = 2, u = --u, all seven projections of every \
+        layer tied to one v) and the gradient of the mean next-token log-likelihood of every token.
         """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -48,6 +52,12 @@ struct Bench: ParsableCommand {
     @Option(help: "With --factors: the rank r.")
     var factorRank = 2
 
+    @Flag(help: "Time one adapter forward+backward (--batch sequences of --prompt-tokens tokens) instead of generation.")
+    var backward = false
+
+    @Option(help: "With --backward: TinyLoRA's u (trained values of the one tied vector v).")
+    var u = 13
+
     @Flag(help: "Print one JSON object.")
     var json = false
 
@@ -60,6 +70,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         if factors { return try runFactors() }
+        if backward { return try runBackward() }
         let opened = try modelOptions.open()
         let location = opened.location
         let loadStart = now()
@@ -155,7 +166,7 @@ struct Bench: ParsableCommand {
 }
 
 /// CPU seconds (user + system, all threads) used by this process so far.
-private func processCPUSeconds() -> Double {
+func processCPUSeconds() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
