@@ -26,7 +26,9 @@ struct Bench: ParsableCommand {
 
         With --backward, times one adapter forward+backward instead (see BenchBackward.swift): --batch sequences \
         of --prompt-tokens random token ids, a TinyLoRA adapter (r = 2, u = --u, all seven projections of every \
-        layer tied to one v) and the gradient of the mean next-token log-likelihood of every token.
+        layer tied to one v) and the gradient of the mean next-token log-likelihood of every token; with \
+        --weights bf16 its forward and input gradients run from bf16 copies of W and Wᵀ (as `train \
+        --backward-weights bf16`).
         """)
 
     @OptionGroup var modelOptions: ModelOptions

@@ -11,7 +11,8 @@ extension Bench {
     /// v (u trained values), v = 0 as after `adapter init`. The loss is the mean next-token log-likelihood,
     /// `L = Σ_i Σ_t w·log p(token_{t+1})` with `w = −1 / (batch·(promptTokens − 1))` for every predicted token, so the
     /// LM head runs for every position. Timed: that one call only (not loading the model, not building the frozen
-    /// factors). JSON: {"model", "threads", "sequences", "tokens" (per sequence), "trainable_parameters", "modules",
+    /// factors, not packing bf16 copies). With `--weights bf16` the forward and the input gradients run from bf16
+    /// copies of W and Wᵀ (what `train --backward-weights bf16` does). JSON: {"model", "threads", "weights", "sequences", "tokens" (per sequence), "trainable_parameters", "modules",
     /// "load_seconds", "factor_seconds", "seconds" (wall clock of the call), "cpu_seconds" (process CPU time during
     /// it), "loss", "gradient_norm", "peak_rss_mb" (VmHWM, including loading)}.
     func runBackward() throws {
@@ -31,6 +32,11 @@ extension Bench {
                                         threads: opened.threads)
         let factorSeconds = now() - factorStart
         let adapter = try Adapter(base: base)
+        // --weights bf16: the forward and the input gradients from bf16 copies of W and Wᵀ (training's
+        // --backward-weights bf16); packing is not timed.
+        let format = try WeightsOption.parse(weights)
+        try model.useWeights(format)
+        try model.useBackwardWeights(format)
 
         var random = Xoshiro256StarStar(seed: seed)
         let tokens = (0 ..< batch).map { _ in
@@ -50,6 +56,7 @@ extension Bench {
             print(JSON.object([
                 ("model", JSON.string(opened.location.path)),
                 ("threads", "\(modelOptions.threadCount)"),
+                ("weights", JSON.string(format.rawValue)),
                 ("sequences", "\(batch)"),
                 ("tokens", "\(promptTokens)"),
                 ("trainable_parameters", "\(plan.trainableParameterCount)"),
