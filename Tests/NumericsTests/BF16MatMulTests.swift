@@ -90,20 +90,8 @@ final class BF16MatMulTests: XCTestCase {
             // tails); K odd and even, below and above one 16-wide conversion step.
             let n = [37, 120, 203][m % 3], k = [19, 150, 281, 412, 543][m % 5]
             let x = rng.array(m * k), w = rng.array(n * k)
-            let xr = x.map(BFloat16.rounded), wr = w.map(BFloat16.rounded)
-            var value = [Double](repeating: 0, count: m * n), scale = value
-            for i in 0 ..< m {
-                for j in 0 ..< n {
-                    var s = 0.0, a = 0.0
-                    for t in 0 ..< k {
-                        let p = Double(xr[i * k + t]) * Double(wr[j * k + t])
-                        s += p
-                        a += abs(p)
-                    }
-                    value[i * n + j] = s
-                    scale[i * n + j] = a
-                }
-            }
+            let (value, scale) = MatMulKernelTests.reference(x.map(BFloat16.rounded), w.map(BFloat16.rounded),
+                                                             m: m, n: n, k: k)
             let packed = try w.withUnsafeBufferPointer {
                 try PackedBF16Matrix($0.baseAddress!, outFeatures: n, inFeatures: k, threads: 2)
             }

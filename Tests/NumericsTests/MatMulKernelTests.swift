@@ -16,7 +16,7 @@ final class MatMulKernelTests: XCTestCase {
     }
 
     /// `(Σ_t x[i,t]·w[j,t], Σ_t |x[i,t]·w[j,t]|)` in Double for every (i, j).
-    func reference(_ x: [Float], _ w: [Float], m: Int, n: Int, k: Int) -> (value: [Double], scale: [Double]) {
+    static func reference(_ x: [Float], _ w: [Float], m: Int, n: Int, k: Int) -> (value: [Double], scale: [Double]) {
         var value = [Double](repeating: 0, count: m * n), scale = value
         for i in 0 ..< m {
             for j in 0 ..< n {
@@ -49,7 +49,7 @@ final class MatMulKernelTests: XCTestCase {
         for m in 1 ... 70 {
             let n = [37, 120, 203][m % 3], k = [19, 150, 281, 412, 543][m % 5]
             let x = rng.array(m * k), w = rng.array(n * k)
-            let ref = reference(x, w, m: m, n: n, k: k)
+            let ref = Self.reference(x, w, m: m, n: n, k: k)
             for kernel in MatMul.Kernel.allCases {
                 for threads in [1, 2] {
                     var y = [Float](repeating: .nan, count: m * n)
@@ -71,7 +71,7 @@ final class MatMulKernelTests: XCTestCase {
         var rng = Rng(state: 12)
         for (m, n, k) in [(5, 3, 1), (9, 7, 2), (17, 1, 3), (33, 5, 3), (70, 9, 1), (2, 2, 1), (4, 1, 33)] {
             let x = rng.array(m * k), w = rng.array(n * k)
-            let ref = reference(x, w, m: m, n: n, k: k)
+            let ref = Self.reference(x, w, m: m, n: n, k: k)
             for kernel in MatMul.Kernel.allCases {
                 var y = [Float](repeating: .nan, count: m * n)
                 MatMul.xWt(x, rows: m, w, outFeatures: n, inFeatures: k, into: &y, threads: 2, kernel: kernel)
