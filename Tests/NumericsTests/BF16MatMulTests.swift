@@ -72,15 +72,7 @@ final class BF16MatMulTests: XCTestCase {
         }
     }
 
-    /// Seeded uniform values in [-1, 1).
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> Float {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2_000_001 - 1_000_000) / 1_000_000
-        }
-        mutating func array(_ n: Int) -> [Float] { (0 ..< n).map { _ in next() } }
-    }
+    typealias Rng = MatMulKernelTests.Rng
 
     func testPackedProductMatchesFloat64ReferenceOfRoundedInputs() throws {
         try requireBF16()
