@@ -6,14 +6,7 @@ import XCTest
 /// leftovers, split over two threads; K tails of the SIMD loops), with and without accumulation.
 final class MatMulKernelTests: XCTestCase {
     /// Seeded uniform values in [-1, 1).
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> Float {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2_000_001 - 1_000_000) / 1_000_000
-        }
-        mutating func array(_ n: Int) -> [Float] { (0 ..< n).map { _ in next() } }
-    }
+    typealias Rng = KernelTests.Rng
 
     /// `(Σ_t x[i,t]·w[j,t], Σ_t |x[i,t]·w[j,t]|)` in Double for every (i, j).
     static func reference(_ x: [Float], _ w: [Float], m: Int, n: Int, k: Int) -> (value: [Double], scale: [Double]) {
