@@ -15,6 +15,17 @@ public enum QKPermutation {
         reorder(x, heads: heads, rowLength: rowLength, toGGUF: false)
     }
 
+    /// For each HF row `o` of a projection with `rows` rows, the GGUF row holding it (so decoding GGUF rows in
+    /// this order gives the HF order without moving the stored data).
+    public static func ggufRows(heads: Int, rows: Int) -> [Int] {
+        precondition(heads > 0 && rows % (2 * heads) == 0, "Q/K permutation: bad shape")
+        let d = rows / heads, half = d / 2
+        return (0 ..< rows).map { hfRow in
+            let h = hfRow / d, j = (hfRow % d) / half, i = hfRow % half
+            return h * d + 2 * i + j
+        }
+    }
+
     static func reorder(_ x: [Float], heads: Int, rowLength: Int, toGGUF: Bool) -> [Float] {
         let rows = x.count / rowLength
         precondition(rows * rowLength == x.count && rows % (2 * heads) == 0, "Q/K permutation: bad shape")

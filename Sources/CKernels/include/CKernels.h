@@ -49,4 +49,10 @@ void ck_bf16_convert_rows(const float *x, int m, int k, uint32_t *xb);
 void ck_bf16_gemm(const uint32_t *xb, int m, int kp, const uint16_t *packed, int n, int block_begin,
                   int block_end, float *y, int ldy, int accumulate);
 
+/// Packs rows already converted by ck_bf16_convert_rows (`rows` rows of `kp` pairs, contiguous) into the packed W
+/// layout above: ceil(rows/16) blocks, rows beyond `rows` zero. Gives the same bytes as ck_bf16_pack on the fp32
+/// rows, vectorized (one 16-lane gather per pair and block). `packed` must be 64-byte aligned. Requires
+/// ck_bf16_supported().
+void ck_bf16_pack_converted(const uint32_t *rows_b, int rows, int kp, uint16_t *packed);
+
 #endif

@@ -1,0 +1,122 @@
+import ModelFiles
+import Numerics
+
+/// A linear layer's weight `W` `[outFeatures, inFeatures]` kept as the GGUF file's own quantized blocks, with the
+/// product `y[M, out] (+)= x[M, in]·Wᵀ` computed from them (`PanelMatMul`: a panel of rows decoded at a time into
+/// a small per-thread scratch), so memory holds only the encoded bytes (e.g. 0.56 bytes per weight for Q4_1
+/// instead of 4 in fp32).
+///
+/// Storage: `outFeatures` rows of `rowBytes = (inFeatures / blockSize)·typeSize` bytes, each row the blocks of
+/// one output feature's `inFeatures` weights (GGUF stores an `[in, out]` tensor innermost-first, which is HF
+/// `[out, in]` row-major). `rowOrder[o]` (when set) is the stored row that holds output feature `o`: llama GGUF
+/// files store Q and K with their rows permuted (`QKPermutation`), and the HF order is restored by decoding
+/// rows in that order. Decoding is `Dequantize.decode`, bit-identical to ggml, so `decodeRows` equals the fp32
+/// weights the model loads from the same file.
+///
+/// The bytes stay in the mapped file (`owner` keeps the mapping alive) unless `copying` was used.
+public final class QuantizedMatrix: @unchecked Sendable {
+    public let type: GGMLType
+    public let outFeatures: Int
+    public let inFeatures: Int
+    /// Bytes per stored row.
+    public let rowBytes: Int
+    /// For each output feature, the stored row holding it (nil: the identity).
+    public let rowOrder: [Int]?
+    let data: UnsafeRawPointer
+    let owner: AnyObject?
+    let ownsData: Bool
+
+    /// Types this matrix accepts: the block-quantized ones `Dequantize` decodes (F32/F16/BF16 tensors are
+    /// loaded as fp32 instead).
+    public static let supportedTypes: Set<GGMLType> = Dequantize.supportedTypes.filter { $0.blockSize > 1 }
+
+    /// Wraps `bytes` (which `owner` keeps valid) without copying. Throws when the type is not a supported
+    /// quantized type, `inFeatures` is not a whole number of blocks, the byte count does not match the shape,
+    /// or `rowOrder` is not a permutation of the rows.
+    public convenience init(type: GGMLType, outFeatures: Int, inFeatures: Int, bytes: UnsafeRawBufferPointer, owner: AnyObject?,
+                rowOrder: [Int]? = nil) throws {
+        try self.init(type: type, outFeatures: outFeatures, inFeatures: inFeatures, bytes: bytes, rowOrder: rowOrder,
+                      owner: owner, copy: false)
+    }
+
+    /// Copies `bytes` (for tensors that do not live in a mapped file).
+    public convenience init(type: GGMLType, outFeatures: Int, inFeatures: Int, copying bytes: UnsafeRawBufferPointer,
+                            rowOrder: [Int]? = nil) throws {
+        try self.init(type: type, outFeatures: outFeatures, inFeatures: inFeatures, bytes: bytes, rowOrder: rowOrder,
+                      owner: nil, copy: true)
+    }
+
+    private init(type: GGMLType, outFeatures: Int, inFeatures: Int, bytes: UnsafeRawBufferPointer, rowOrder: [Int]?,
+                 owner: AnyObject?, copy: Bool) throws {
+        guard Self.supportedTypes.contains(type) else {
+            throw TransformerError("quantized weights: type \(type.name) is not a supported block quantization "
+                + "(\(Self.supportedTypes.map(\.name).sorted().joined(separator: ", ")))")
+        }
+        guard outFeatures > 0, inFeatures > 0, let rowBytes = type.byteCount(elements: inFeatures) else {
+            throw TransformerError("quantized weights: shape [\(outFeatures), \(inFeatures)] is not whole \(type.name) blocks of \(type.blockSize)")
+        }
+        let (total, overflow) = rowBytes.multipliedReportingOverflow(by: outFeatures)
+        guard !overflow, total == bytes.count else {
+            throw TransformerError("quantized weights: \(bytes.count) bytes for \(type.name) [\(outFeatures), \(inFeatures)] (expected \(rowBytes) per row)")
+        }
+        if let rowOrder {
+            guard rowOrder.count == outFeatures, Set(rowOrder).count == outFeatures,
+                  rowOrder.allSatisfy({ (0 ..< outFeatures).contains($0) }) else {
+                throw TransformerError("quantized weights: the row order is not a permutation of \(outFeatures) rows")
+            }
+        }
+        self.type = type
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        self.rowBytes = rowBytes
+        self.rowOrder = rowOrder
+        if copy {
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 64)
+            buffer.copyMemory(from: bytes.baseAddress!, byteCount: total)
+            data = UnsafeRawPointer(buffer)
+        } else {
+            data = bytes.baseAddress!
+        }
+        self.owner = owner
+        ownsData = copy
+    }
+
+    deinit {
+        if ownsData { UnsafeMutableRawPointer(mutating: data).deallocate() }
+    }
+
+    /// Bytes of the encoded weights.
+    public var byteCount: Int { rowBytes * outFeatures }
+
+    /// Decodes output features `rows` into `dst` (`[rows.count, inFeatures]` fp32, HF order).
+    public func decodeRows(_ rows: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= outFeatures, "quantized rows \(rows) out of range")
+        // Cannot throw: type, block alignment and byte counts were checked on construction.
+        if let rowOrder {
+            for (i, o) in rows.enumerated() {
+                let src = UnsafeRawBufferPointer(start: data + rowOrder[o] * rowBytes, count: rowBytes)
+                try? Dequantize.decode(type, src, count: inFeatures, into: dst + i * inFeatures)
+            }
+        } else {
+            let src = UnsafeRawBufferPointer(start: data + rows.lowerBound * rowBytes, count: rows.count * rowBytes)
+            try? Dequantize.decode(type, src, count: rows.count * inFeatures, into: dst)
+        }
+    }
+
+    /// All weights in fp32 `[outFeatures, inFeatures]` (HF order).
+    public func dequantized() -> [Float] {
+        [Float](unsafeUninitializedCapacity: outFeatures * inFeatures) { buffer, count in
+            decodeRows(0 ..< outFeatures, into: buffer.baseAddress!)
+            count = outFeatures * inFeatures
+        }
+    }
+
+    /// `y[m, outFeatures] = x[m, inFeatures]·Wᵀ + (accumulate ? y : 0)` (see `PanelMatMul` for the kernels; for
+    /// m > 4 on a CPU with AVX-512 BF16 the decoded weights and x are rounded to bf16 unless `bf16` is false).
+    public func xWt(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>,
+                    accumulate: Bool = false, threads: Int = 2, bf16: Bool = BFloat16.isSupported) {
+        PanelMatMul.xWt(x, rows: m, outFeatures: outFeatures, inFeatures: inFeatures,
+                        decodeRows: { self.decodeRows($0, into: $1) }, into: y, accumulate: accumulate,
+                        threads: threads, bf16: bf16)
+    }
+}

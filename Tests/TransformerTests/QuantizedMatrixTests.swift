@@ -1,0 +1,169 @@
+import Foundation
+import ModelFiles
+import Numerics
+import Transformer
+import XCTest
+
+/// `QuantizedMatrix` on real tensors of the two shipped GGUF files (every block type they hold: Q4_1, Q8_0 in
+/// SmolLM2-135M; Q5_0, Q8_0, Q4_K, Q6_K in Qwen2.5-Coder-0.5B), against an fp64 product of the same weights
+/// decoded by `GGUFFile.dequantizeRows`.
+///
+/// Tolerance: |y − y_ref| ≤ 1e-5 · Σ_j |x_j·w_j| (+ the accumulated term), where y_ref is the fp64 product of the
+/// decoded weights (M ≤ 4: fp32 kernel) or of the decoded weights and x both rounded to bf16 (M > 4 on a CPU with
+/// AVX-512 BF16: the bf16 kernel); fp32 summation of ≤ 4864 terms stays far below it, while a wrong block, row,
+/// scale or pair gives errors of the order of the magnitude sum itself.
+final class QuantizedMatrixTests: XCTestCase {
+    static let smol = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    static let qwen = "Qwen2.5-Coder-0.5B-Instruct.gguf"
+
+    /// (file, tensor, expected type): one tensor of every type present.
+    static let cases: [(String, String, GGMLType)] = [
+        (smol, "blk.3.ffn_down.weight", .q4_1),
+        (smol, "token_embd.weight", .q8_0),
+        (qwen, "blk.2.attn_q.weight", .q5_0),
+        (qwen, "blk.0.attn_v.weight", .q8_0),
+        (qwen, "blk.2.ffn_down.weight", .q4_K),
+        (qwen, "blk.0.ffn_down.weight", .q6_K),
+    ]
+
+    struct Rng {
+        var state: UInt64
+        mutating func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2_000_001 - 1_000_000) / 1_000_000
+        }
+        mutating func array(_ n: Int) -> [Float] { (0 ..< n).map { _ in next() } }
+    }
+
+    /// `rows` consecutive output rows starting at `first` of a tensor, as a matrix over the file's bytes.
+    static func slice(_ file: GGUFFile, _ name: String, first: Int, rows: Int) throws -> (QuantizedMatrix, [Float]) {
+        let info = try XCTUnwrap(file.tensorInfo(name))
+        let k = info.dims[0]
+        let rowBytes = try XCTUnwrap(info.type.byteCount(elements: k))
+        let raw = file.rawData(info)
+        let bytes = UnsafeRawBufferPointer(rebasing: raw[first * rowBytes ..< (first + rows) * rowBytes])
+        let matrix = try QuantizedMatrix(type: info.type, outFeatures: rows, inFeatures: k, bytes: bytes, owner: file)
+        var decoded = [Float](repeating: 0, count: rows * k)
+        try decoded.withUnsafeMutableBufferPointer { try file.dequantizeRows(info, first ..< first + rows, into: $0.baseAddress!) }
+        return (matrix, decoded)
+    }
+
+    /// fp64 `x·Wᵀ` and `Σ|x_j·w_j|` per output.
+    static func reference(_ x: [Float], _ w: [Float], m: Int, n: Int, k: Int) -> ([Double], [Double]) {
+        var value = [Double](repeating: 0, count: m * n), scale = value
+        for r in 0 ..< m {
+            for o in 0 ..< n {
+                var s = 0.0, a = 0.0
+                for j in 0 ..< k {
+                    let p = Double(x[r * k + j]) * Double(w[o * k + j])
+                    s += p
+                    a += abs(p)
+                }
+                value[r * n + o] = s
+                scale[r * n + o] = a
+            }
+        }
+        return (value, scale)
+    }
+
+    func testProductsMatchFloat64ReferenceForEveryShippedType() throws {
+        var rng = Rng(state: 11)
+        var files: [String: GGUFFile] = [:]
+        for (name, tensor, type) in Self.cases {
+            let file = try files[name] ?? GGUFFile(path: GoldenLogitsTests.modelPath(name))
+            files[name] = file
+            XCTAssertEqual(file.tensorInfo(tensor)?.type, type, "\(name) \(tensor)")
+            // 37 rows (two whole blocks of 16 and a partial one) from an odd offset.
+            let n = 37
+            let (matrix, w) = try Self.slice(file, tensor, first: 5, rows: n)
+            let k = matrix.inFeatures
+            XCTAssertEqual(matrix.dequantized(), w, "\(tensor): decoding equals GGUFFile.dequantizeRows bit for bit")
+            for m in [1, 3, 5, 13] {
+                let x = rng.array(m * k)
+                for bf16 in [false, true] where !bf16 || BFloat16.isSupported {
+                    let rounded = bf16 && m > MatMul.smallBatchMaxRows
+                    let (value, scale) = rounded
+                        ? Self.reference(x.map(BFloat16.rounded), w.map(BFloat16.rounded), m: m, n: n, k: k)
+                        : Self.reference(x, w, m: m, n: n, k: k)
+                    for threads in [1, 2] {
+                        for accumulate in [false, true] {
+                            let base: Float = accumulate ? 0.5 : 0
+                            var y = [Float](repeating: accumulate ? base : .nan, count: m * n)
+                            matrix.xWt(x, rows: m, into: &y, accumulate: accumulate, threads: threads, bf16: bf16)
+                            var worst = 0.0
+                            for i in y.indices {
+                                let error = abs(Double(y[i]) - Double(base) - value[i]) / max(scale[i] + Double(base), 1e-30)
+                                worst = max(worst, error.isNaN ? .infinity : error)
+                            }
+                            XCTAssertLessThanOrEqual(worst, 1e-5, "\(tensor) \(type.name) m=\(m) bf16=\(bf16) threads=\(threads) accumulate=\(accumulate)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A row order (llama's Q/K permutation) decodes the stored rows in that order: the result equals the fp32
+    /// weights the model loads (which `GGUFWeights` un-permutes), and the product uses it.
+    func testRowOrderGivesTheHuggingFaceRows() throws {
+        let file = try GGUFFile(path: GoldenLogitsTests.modelPath(Self.smol))
+        let config = try TransformerConfig(gguf: file)
+        let info = try XCTUnwrap(file.tensorInfo("blk.1.attn_k.weight"))
+        let rows = config.kvDim
+        let order = QKPermutation.ggufRows(heads: config.kvHeadCount, rows: rows)
+        let matrix = try QuantizedMatrix(type: info.type, outFeatures: rows, inFeatures: config.hiddenSize,
+                                         bytes: file.rawData(info), owner: file, rowOrder: order)
+        let expected = try XCTUnwrap(GGUFWeights(file: file, config: config).tensor(.layer(1, .kWeight), shape: [rows, config.hiddenSize]))
+        XCTAssertEqual(matrix.dequantized(), expected)
+        XCTAssertNotEqual(order, Array(0 ..< rows), "the order is not the identity")
+    }
+
+    func testBadShapesAndTypesAreErrors() throws {
+        let bytes = [UInt8](repeating: 0, count: 20 * 4)
+        try bytes.withUnsafeBytes { raw in
+            XCTAssertNoThrow(try QuantizedMatrix(type: .q4_1, outFeatures: 4, inFeatures: 32, copying: raw))
+            for (type, out, inF) in [(GGMLType.q4_1, 4, 31), (.q4_1, 3, 32), (.q4_1, 2, 96), (.f32, 20, 1), (.q4_1, 0, 32)] {
+                XCTAssertThrowsError(try QuantizedMatrix(type: type, outFeatures: out, inFeatures: inF, copying: raw)) {
+                    XCTAssertTrue("\($0)".contains("quantized weights"), "\($0)")
+                }
+            }
+            XCTAssertThrowsError(try QuantizedMatrix(type: .q4_1, outFeatures: 4, inFeatures: 32, copying: raw, rowOrder: [0, 1, 1, 3]))
+        }
+    }
+
+    /// Throughput of the quantized product against the packed bf16 matrix of the same (decoded) weights, printed for
+    /// the record (BENCHMARKS.md), at the Qwen MLP's shapes; the results must agree (bf16 path: same rounded inputs).
+    func testSpeedAgainstPackedBF16() throws {
+        guard BFloat16.isSupported else { throw XCTSkip("this CPU has no AVX-512 BF16 (avx512_bf16)") }
+        let file = try GGUFFile(path: GoldenLogitsTests.modelPath(Self.qwen))
+        var rng = Rng(state: 3)
+        for tensor in ["blk.2.ffn_up.weight", "blk.2.ffn_down.weight", "blk.2.attn_q.weight"] {
+            let info = try XCTUnwrap(file.tensorInfo(tensor))
+            let (n, k) = (info.dims[1], info.dims[0])
+            let (matrix, w) = try Self.slice(file, tensor, first: 0, rows: n)
+            let packed = try w.withUnsafeBufferPointer { try PackedBF16Matrix($0.baseAddress!, outFeatures: n, inFeatures: k, threads: 2) }
+            for m in [1, 16, 64] {
+                let x = rng.array(m * k)
+                var yq = [Float](repeating: 0, count: m * n), yb = yq
+                let reps = m == 1 ? 40 : m == 16 ? 10 : 4
+                func time(_ body: () -> Void) -> Double {
+                    var best = Double.infinity
+                    for _ in 0 ..< reps {
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        body()
+                        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+                    }
+                    return best
+                }
+                let tq = time { matrix.xWt(x, rows: m, into: &yq, threads: 2) }
+                let tb = time { packed.xWt(x, rows: m, into: &yb, threads: 2) }
+                let flops = 2.0 * Double(m * n * k)
+                print(String(format: "%@ %@ [%d, %d] M=%d: quantized %.1f GFLOPS, packed bf16 %.1f GFLOPS (%.2fx)",
+                             tensor, info.type.name, n, k, m, flops / tq * 1e-9, flops / tb * 1e-9, tb / tq))
+                if m > MatMul.smallBatchMaxRows {
+                    XCTAssertEqual(yq, yb, "\(tensor) M=\(m): the same bf16 products (same kernel on the same rounded panel)")
+                }
+            }
+        }
+    }
+}
