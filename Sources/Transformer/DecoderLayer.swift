@@ -30,8 +30,10 @@ public final class DecoderLayer {
         self.down = down
     }
 
-    /// Loads layer `index` from `weights` (biases only when the config has them).
-    convenience init(index i: Int, config c: TransformerConfig, weights: WeightSource) throws {
+    /// Loads layer `index` from `weights` (biases only when the config has them). With `blocks`, a projection
+    /// stored quantized keeps only its blocks (`Linear(quantized:)`).
+    convenience init(index i: Int, config c: TransformerConfig, weights: WeightSource,
+                     blocks: QuantizedWeightSource? = nil) throws {
         func load(_ t: TensorName.LayerTensor) throws -> [Float] {
             let name = TensorName.layer(i, t)
             guard let values = try weights.tensor(name, shape: name.shape(c)) else {
@@ -41,6 +43,9 @@ public final class DecoderLayer {
         }
         func linear(_ w: TensorName.LayerTensor, _ b: TensorName.LayerTensor?) throws -> Linear {
             let shape = TensorName.layer(i, w).shape(c)
+            if let q = try blocks?.quantizedMatrix(.layer(i, w), shape: shape) {
+                return try Linear(quantized: q, bias: try b.map(load))
+            }
             return try Linear(weight: try load(w), bias: try b.map(load), outFeatures: shape[0], inFeatures: shape[1])
         }
         let bias = c.attentionBias

@@ -10,16 +10,38 @@ import Numerics
 /// becomes `bf16(x)·bf16(W)ᵀ` summed in fp32 (`PackedBF16Matrix`); bias and delta are unchanged (the delta's
 /// low-rank path stays fp32). Likewise `backward` can run from a packed bf16 copy of `Wᵀ` (`packBF16Transposed`,
 /// then `backwardUsesBF16 = true`): `dX = bf16(dY)·bf16(W)`; the delta's own backward stays fp32.
+///
+/// The forward can also run from the GGUF tensor's own quantized blocks (`attachQuantized`, then
+/// `forwardUsesQuantized = true`; `QuantizedMatrix`), with bias and delta unchanged. A layer made with
+/// `init(quantized:bias:)` holds only those blocks: its fp32 `weight` is never stored, and reading it (the fp32 or
+/// bf16 forward, the backward, packing, merges) decodes the blocks on demand (O(out·in) per read, no copy kept).
 public final class Linear {
     public let outFeatures: Int
     public let inFeatures: Int
-    /// `[outFeatures, inFeatures]`, row-major. Assigning it drops the bf16 copy (which would be stale).
+    /// The stored fp32 weights (nil when the layer holds only its quantized blocks).
+    private var fp32Weight: [Float]?
+    /// `[outFeatures, inFeatures]`, row-major: the stored fp32 weights, or the quantized blocks decoded on demand
+    /// when the layer holds only those. Assigning it stores fp32 weights and drops the bf16 and quantized copies
+    /// (which would be stale); the layer then counts as modified (`weightModified`).
     public var weight: [Float] {
-        didSet {
+        get { fp32Weight ?? quantizedWeight!.dequantized() }
+        set {
+            fp32Weight = newValue
             bf16Weight = nil
             bf16TransposedWeight = nil
+            quantizedWeight = nil
+            forwardUsesQuantized = false
+            weightModified = true
         }
     }
+    /// Whether the fp32 weights are stored (false: only the quantized blocks are).
+    public var storesFP32Weight: Bool { fp32Weight != nil }
+    /// Whether `weight` was assigned since construction (a merge): the file's blocks no longer describe it.
+    public private(set) var weightModified = false
+    /// The weights as the GGUF file's own quantized blocks (nil unless attached or built with them).
+    public private(set) var quantizedWeight: QuantizedMatrix?
+    /// Whether `forward` uses `quantizedWeight` (when it exists) instead of `weight` or `bf16Weight`.
+    public var forwardUsesQuantized = false
     /// `weight` rounded to bf16 and packed for the bf16 kernel (nil until `packBF16`).
     public private(set) var bf16Weight: PackedBF16Matrix?
     /// Whether `forward` uses `bf16Weight` (when it exists) instead of `weight`.
@@ -41,10 +63,38 @@ public final class Linear {
         if let bias, bias.count != outFeatures {
             throw TransformerError("linear layer: bias of \(bias.count) values for \(outFeatures) outputs")
         }
-        self.weight = weight
+        self.fp32Weight = weight
         self.bias = bias
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
+    }
+
+    /// A layer holding only `quantized` (its fp32 weights are never stored), forward from the blocks.
+    public init(quantized: QuantizedMatrix, bias: [Float]? = nil) throws {
+        if let bias, bias.count != quantized.outFeatures {
+            throw TransformerError("linear layer: bias of \(bias.count) values for \(quantized.outFeatures) outputs")
+        }
+        quantizedWeight = quantized
+        forwardUsesQuantized = true
+        self.bias = bias
+        outFeatures = quantized.outFeatures
+        inFeatures = quantized.inFeatures
+    }
+
+    /// Keeps `quantized` (the same weights as the file's blocks) beside the fp32 weights, for `forwardUsesQuantized`.
+    public func attachQuantized(_ quantized: QuantizedMatrix) throws {
+        guard quantized.outFeatures == outFeatures, quantized.inFeatures == inFeatures else {
+            throw TransformerError("linear layer [\(outFeatures), \(inFeatures)]: quantized weights of shape [\(quantized.outFeatures), \(quantized.inFeatures)]")
+        }
+        quantizedWeight = quantized
+    }
+
+    /// Releases `quantizedWeight` and goes back to the fp32 (or bf16) forward; no-op when the blocks are the only
+    /// storage.
+    public func dropQuantized() {
+        guard fp32Weight != nil else { return }
+        quantizedWeight = nil
+        forwardUsesQuantized = false
     }
 
     /// Makes `bf16Weight` from the current `weight` if there is none (packing split over `threads`). Throws
@@ -88,7 +138,9 @@ public final class Linear {
 
     /// `y[rows, out] = x[rows, in]·Wᵀ + b (+ delta(x))`.
     public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {
-        if forwardUsesBF16, let packed = bf16Weight {
+        if forwardUsesQuantized, let quantized = quantizedWeight {
+            quantized.xWt(x, rows: rows, into: y, threads: threads)
+        } else if forwardUsesBF16, let packed = bf16Weight {
             packed.xWt(x, rows: rows, into: y, threads: threads)
         } else {
             weight.withUnsafeBufferPointer { w in

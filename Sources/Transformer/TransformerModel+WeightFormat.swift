@@ -9,6 +9,11 @@ public enum WeightFormat: String, CaseIterable, Sendable {
     /// bf16 per product, sums in fp32 (AVX-512 BF16 `vdpbf16ps`). Embeddings, norms, biases, attention and an
     /// adapter's low-rank path stay fp32. The backward pass uses the fp32 weights unless `useBackwardWeights(.bf16)`.
     case bf16
+    /// The GGUF file's own quantized blocks (`QuantizedMatrix`): each product decodes W a panel at a time, exact
+    /// fp32 products of the decoded weights for ≤ 4 rows and bf16 products above (as `.bf16`). Layers the file
+    /// stores as F32/F16/BF16 run in fp32; the adapter's low-rank path stays fp32. Forward only (rollouts,
+    /// generation, evaluation): the backward uses fp32 or bf16. Needs a model loaded from a GGUF file.
+    case native
 
     /// Parses a command-line value, naming the accepted ones when it is not one of them.
     public init(parsing text: String) throws {
@@ -25,9 +30,12 @@ extension TransformerModel {
         layers.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] } + [lmHead]
     }
 
-    /// The format the forward pass currently uses (bf16 only when every linear layer uses its bf16 copy).
+    /// The format the forward pass currently uses: native when a linear layer runs from its quantized blocks,
+    /// bf16 when every linear layer uses its bf16 copy, else fp32.
     public var weightFormat: WeightFormat {
-        linearLayers.allSatisfy { $0.forwardUsesBF16 && $0.bf16Weight != nil } ? .bf16 : .fp32
+        let all = linearLayers
+        if all.contains(where: { $0.forwardUsesQuantized && $0.quantizedWeight != nil }) { return .native }
+        return all.allSatisfy { $0.forwardUsesBF16 && $0.bf16Weight != nil } ? .bf16 : .fp32
     }
 
     /// Switches the forward pass (`forward`, generation, log-probabilities) to `format`.
@@ -37,17 +45,32 @@ extension TransformerModel {
     /// model); it throws `BFloat16UnsupportedError` (and changes nothing) on a CPU without AVX-512 BF16.
     /// `.fp32` returns to the fp32 weights and frees the bf16 copies unless `keepPacked` (then a later switch back
     /// to `.bf16` costs nothing: training flips between bf16 rollouts and its fp32 backward this way).
-    /// A layer whose `weight` is assigned afterwards (a merge) drops its stale copy and runs in fp32.
+    /// `.native` runs each linear layer from the GGUF file's quantized blocks (attached on first use; mapped from
+    /// the file, so no copy), layers stored unquantized or modified since loading in fp32; it throws
+    /// `NativeWeightsUnavailableError` for a model not loaded from GGUF. Leaving `.native` keeps the blocks
+    /// attached when `keepPacked`. A model loaded with `LinearStorage.quantized` starts in `.native`; its other
+    /// formats decode the blocks on demand (see `Linear`).
+    /// A layer whose `weight` is assigned afterwards (a merge) drops its stale copies and runs in fp32.
     public func useWeights(_ format: WeightFormat, keepPacked: Bool = false) throws {
         let all = linearLayers
         switch format {
         case .fp32:
             for linear in all {
                 if keepPacked { linear.forwardUsesBF16 = false } else { linear.dropBF16() }
+                if keepPacked || !linear.storesFP32Weight { linear.forwardUsesQuantized = false } else { linear.dropQuantized() }
             }
         case .bf16:
             try packEachLinear { try $0.packBF16(threads: $1) }
-            for linear in all { linear.forwardUsesBF16 = true }
+            for linear in all {
+                linear.forwardUsesBF16 = true
+                linear.forwardUsesQuantized = false
+            }
+        case .native:
+            try attachQuantizedBlocks()
+            for linear in all {
+                linear.forwardUsesQuantized = linear.quantizedWeight != nil
+                if keepPacked { linear.forwardUsesBF16 = false } else { linear.dropBF16() }
+            }
         }
     }
 
@@ -62,6 +85,8 @@ extension TransformerModel {
     public func useBackwardWeights(_ format: WeightFormat, keepPacked: Bool = false) throws {
         let all = linearLayers
         switch format {
+        case .native:
+            throw TransformerError("the backward pass cannot run from the quantized blocks (native): use fp32 or bf16")
         case .fp32:
             for linear in all {
                 if keepPacked { linear.backwardUsesBF16 = false } else { linear.dropBF16Transposed() }

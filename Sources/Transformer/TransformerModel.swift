@@ -21,14 +21,24 @@ public final class TransformerModel: CausalLM {
     public let lmHead: Linear
     /// Worker threads for matrix products and attention.
     public var threads: Int
+    /// Where the weights were loaded from (`useWeights(.native)` takes the GGUF file's blocks from it).
+    public let weightSource: WeightSource
     let rope: RoPE
 
     public var vocabularySize: Int { config.vocabularySize }
     public var contextLength: Int { config.contextLength }
 
     /// Builds the model from weights in HF layout. `threads` sets the parallelism of every forward pass.
-    public init(config: TransformerConfig, weights: WeightSource, threads: Int = 2) throws {
+    /// `linearStorage: .quantized` keeps quantized linear layers as their blocks only (see `LinearStorage`; needs a
+    /// `QuantizedWeightSource`, i.e. a GGUF file).
+    public init(config: TransformerConfig, weights: WeightSource, threads: Int = 2,
+                linearStorage: LinearStorage = .fp32) throws {
         try config.validate()
+        var blocks: QuantizedWeightSource?
+        if linearStorage == .quantized {
+            guard let source = weights as? QuantizedWeightSource else { throw NativeWeightsUnavailableError() }
+            blocks = source
+        }
         func load(_ name: TensorName) throws -> [Float] {
             guard let v = try weights.tensor(name, shape: name.shape(config)) else {
                 throw TransformerError("missing weight \(name.huggingFace) (\(name.gguf) in GGUF)")
@@ -37,24 +47,40 @@ public final class TransformerModel: CausalLM {
         }
         self.config = config
         embedding = try load(.embedding)
-        layers = try (0 ..< config.layerCount).map { try DecoderLayer(index: $0, config: config, weights: weights) }
+        layers = try (0 ..< config.layerCount).map {
+            try DecoderLayer(index: $0, config: config, weights: weights, blocks: blocks)
+        }
         finalNorm = try load(.finalNorm)
-        let head = config.tiedEmbeddings ? embedding : try load(.lmHead)
-        lmHead = try Linear(weight: head, outFeatures: config.vocabularySize, inFeatures: config.hiddenSize)
+        if config.tiedEmbeddings {
+            lmHead = try Linear(weight: embedding, outFeatures: config.vocabularySize, inFeatures: config.hiddenSize)
+            if let q = try blocks?.quantizedMatrix(.embedding, shape: TensorName.embedding.shape(config)) {
+                try lmHead.attachQuantized(q)
+                lmHead.forwardUsesQuantized = true
+            }
+        } else if let q = try blocks?.quantizedMatrix(.lmHead, shape: TensorName.lmHead.shape(config)) {
+            lmHead = try Linear(quantized: q)
+        } else {
+            lmHead = try Linear(weight: try load(.lmHead), outFeatures: config.vocabularySize, inFeatures: config.hiddenSize)
+        }
+        weightSource = weights
         self.threads = threads
         rope = RoPE(headDim: config.headDim, theta: config.ropeTheta)
         BLAS.useSingleThread()
     }
 
-    /// Loads a GGUF model (llama or qwen2 architecture), dequantizing every tensor to fp32.
-    public static func load(gguf file: GGUFFile, threads: Int = 2) throws -> TransformerModel {
+    /// Loads a GGUF model (llama or qwen2 architecture), dequantizing every tensor to fp32 (`linearStorage:
+    /// .quantized`: quantized linear layers keep only their blocks).
+    public static func load(gguf file: GGUFFile, threads: Int = 2,
+                            linearStorage: LinearStorage = .fp32) throws -> TransformerModel {
         let config = try TransformerConfig(gguf: file)
-        return try TransformerModel(config: config, weights: GGUFWeights(file: file, config: config), threads: threads)
+        return try TransformerModel(config: config, weights: GGUFWeights(file: file, config: config), threads: threads,
+                                    linearStorage: linearStorage)
     }
 
     /// Loads a GGUF model from a path.
-    public static func load(ggufPath path: String, threads: Int = 2) throws -> TransformerModel {
-        try load(gguf: try GGUFFile(path: path), threads: threads)
+    public static func load(ggufPath path: String, threads: Int = 2,
+                            linearStorage: LinearStorage = .fp32) throws -> TransformerModel {
+        try load(gguf: try GGUFFile(path: path), threads: threads, linearStorage: linearStorage)
     }
 
     /// Loads a Hugging Face model directory: `config.json` plus `model.safetensors` or a sharded

@@ -13,7 +13,8 @@ struct Bench: ParsableCommand {
         with no stop token, through the same batched generator as `generate`. Prefill throughput is prompt \
         tokens / prefill time; decode throughput counts the tokens of all sequences produced by the decode steps \
         (the first token of each sequence comes from the prefill) / decode time. With --weights bf16 the weights are \
-        packed after loading (pack_seconds in JSON, not part of load_seconds). generate_cpu_seconds (JSON) is the \
+        packed after loading (pack_seconds in JSON, not part of load_seconds); with --weights native (GGUF models) \
+        the quantized linear layers are loaded as their blocks only (no fp32 copy) and decoded inside each product. generate_cpu_seconds (JSON) is the \
         CPU time of the process during prefill and decode: on a busy machine it shows the cores actually obtained. Peak RSS is VmHWM from \
         /proc/self/status after the run (it includes loading the model).
 
@@ -42,7 +43,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Tokens generated per sequence.")
     var newTokens = 128
 
-    @Option(help: "Weights of the forward pass: fp32 (every tensor dequantized to fp32 at load) or bf16 (a bf16 copy of every linear layer and the LM head, packed after loading, products with AVX-512 BF16; needs a CPU with avx512_bf16).")
+    @Option(help: "Weights of the forward pass: fp32 (every tensor dequantized to fp32 at load), bf16 (a bf16 copy of every linear layer and the LM head, packed after loading, products with AVX-512 BF16; needs a CPU with avx512_bf16) or native (a GGUF model's quantized blocks, no fp32 copy of the linear layers; not with --backward).")
     var weights = "fp32"
 
     @Option(help: "Seed of the random prompt tokens.")
@@ -67,7 +68,7 @@ struct Bench: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be >= 1") }
         guard promptTokens >= 1 else { throw ValidationError("--prompt-tokens must be >= 1") }
         guard newTokens >= 2 else { throw ValidationError("--new-tokens must be >= 2 (one comes from the prefill)") }
-        _ = try WeightsOption.parse(weights)
+        _ = try WeightsOption.parse(weights, forwardOnly: !backward)
     }
 
     func run() throws {
@@ -75,11 +76,12 @@ struct Bench: ParsableCommand {
         if backward { return try runBackward() }
         let opened = try modelOptions.open()
         let location = opened.location
+        let format = try WeightsOption.parse(weights)
         let loadStart = now()
-        let model = try opened.transformer()
+        let model = try format == .native ? opened.transformer(forwardIn: .native) : opened.transformer()
         let loadSeconds = now() - loadStart
         let packStart = now()
-        try model.useWeights(try WeightsOption.parse(weights))
+        try model.useWeights(format)
         let packSeconds = now() - packStart
         guard promptTokens + newTokens <= model.contextLength else {
             throw CLIError("--prompt-tokens + --new-tokens = \(promptTokens + newTokens) exceeds the model's context of \(model.contextLength)")
@@ -118,7 +120,7 @@ struct Bench: ParsableCommand {
             ]))
         } else {
             print("model:   \(location.path) (\(weights), \(modelOptions.threadCount) threads, loaded in \(String(format: "%.1f", loadSeconds)) s"
-                + (weights == "fp32" ? ")" : ", packed in \(String(format: "%.1f", packSeconds)) s)"))
+                + (format != .bf16 ? ")" : ", packed in \(String(format: "%.1f", packSeconds)) s)"))
             print("prefill: \(s.promptTokens) tokens in \(String(format: "%.2f", s.prefillSeconds)) s = \(String(format: "%.1f", prefillRate)) tokens/s")
             print("decode:  \(decodedTokens) tokens (batch \(batch)) in \(String(format: "%.2f", s.decodeSeconds)) s = \(String(format: "%.1f", decodeRate)) tokens/s")
             print("peak RSS: \(String(format: "%.0f", rss)) MiB")

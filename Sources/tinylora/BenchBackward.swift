@@ -34,7 +34,7 @@ extension Bench {
         let adapter = try Adapter(base: base)
         // --weights bf16: the forward and the input gradients from bf16 copies of W and Wᵀ (training's
         // --backward-weights bf16); packing is not timed.
-        let format = try WeightsOption.parse(weights)
+        let format = try WeightsOption.parse(weights, forwardOnly: false)
         try model.useWeights(format)
         try model.useBackwardWeights(format)
 

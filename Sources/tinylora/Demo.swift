@@ -28,7 +28,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Worker threads (default: the number of CPUs).")
     var threads: Int?
 
-    @Option(help: "Weights of the evaluations and the GRPO rollouts: fp32, bf16 (a bf16 copy of every linear layer and the LM head, AVX-512 BF16 products, about twice as fast; needs avx512_bf16) or auto (bf16 when the CPU has it, else fp32). Training's backward: --backward-weights.")
+    @Option(help: "Weights of the evaluations and the GRPO rollouts: fp32, bf16 (a bf16 copy of every linear layer and the LM head, AVX-512 BF16 products, about twice as fast; needs avx512_bf16), native (a GGUF model's own quantized blocks, mapped from the file) or auto (bf16 when the CPU has it, else fp32). Training's backward: --backward-weights.")
     var weights = "auto"
 
     @Option(help: "Weights of training's forward+backward passes: fp32 (exact gradients), bf16 (bf16 copies of W and Wᵀ: about twice as fast, gradients within ~1-2% of fp32; needs avx512_bf16) or auto (bf16 when the CPU has it, else fp32).")
@@ -79,7 +79,7 @@ struct Demo: ParsableCommand {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be >= 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1") }
         _ = try WeightsOption.parse(weights, allowingAuto: true)
-        _ = try WeightsOption.parse(backwardWeights, option: "--backward-weights", allowingAuto: true)
+        _ = try WeightsOption.parse(backwardWeights, option: "--backward-weights", allowingAuto: true, forwardOnly: false)
     }
 
     func run() throws {
@@ -102,6 +102,7 @@ struct Demo: ParsableCommand {
 
         let opened = try OpenedModel(location: resolveModel(model),
                                      threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        try opened.requireGGUF(for: try WeightsOption.parse(weights, allowingAuto: true))
         let tokenizer = try opened.tokenizer()
         let transformer = try opened.transformer()
         let configuration = AdapterConfiguration(method: .tinyLoRA, rank: 2, u: u, tying: .all, seed: 42)
@@ -113,7 +114,8 @@ struct Demo: ParsableCommand {
             + String(format: "%.1f s", base.seconds) + "; training \(plan.trainableParameterCount) parameters")
 
         let weightFormat = try WeightsOption.parse(weights, allowingAuto: true)
-        let backwardFormat = try WeightsOption.parse(backwardWeights, option: "--backward-weights", allowingAuto: true)
+        let backwardFormat = try WeightsOption.parse(backwardWeights, option: "--backward-weights", allowingAuto: true,
+                                                     forwardOnly: false)
         printErr("weights: \(weightFormat.rawValue) for evaluations and rollouts, \(backwardFormat.rawValue) for the "
             + "training backward")
         let generator = Generator(model: transformer)

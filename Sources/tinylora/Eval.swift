@@ -85,9 +85,8 @@ struct Eval: ParsableCommand {
         let adapterFile = try adapterOption.read()
         let opened = try modelOptions.open()
         let tokenizer = try opened.tokenizer()
-        let model = try opened.transformer()
+        let model = try opened.transformer(forwardIn: try WeightsOption.parse(weights))
         try adapterOption.attach(adapterFile, to: model, opened: opened)
-        try model.useWeights(try WeightsOption.parse(weights))
 
         let parameters = Evaluation.parameters(tokenizer: tokenizer, maxNewTokens: maxTokens, temperature: temperature,
                                                topP: topP, samples: samples, concurrency: batch, seed: seed)

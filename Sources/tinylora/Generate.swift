@@ -86,9 +86,8 @@ struct Generate: ParsableCommand {
         let opened = try modelOptions.open()
         let tokenizer = try opened.tokenizer()
         let promptIds = try input.encode(with: tokenizer, addGenerationPrompt: true).ids
-        let model = try opened.transformer()
+        let model = try opened.transformer(forwardIn: try WeightsOption.parse(weights))
         try adapterOption.attach(adapterFile, to: model, opened: opened)
-        try model.useWeights(try WeightsOption.parse(weights))
 
         let parameters = GenerationParameters(
             maxNewTokens: maxTokens,

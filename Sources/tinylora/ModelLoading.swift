@@ -44,4 +44,24 @@ struct OpenedModel {
         if let gguf { return try TransformerModel.load(gguf: gguf, threads: threads) }
         return try TransformerModel.load(huggingFaceDirectory: location.path, threads: threads)
     }
+
+    /// The transformer for forward passes in `format`, switched to it: for native the linear layers a GGUF file
+    /// stores quantized keep only their blocks (their fp32 weights are never made); native on a Hugging Face
+    /// directory is an error before anything is loaded.
+    func transformer(forwardIn format: WeightFormat) throws -> TransformerModel {
+        guard format == .native else {
+            let model = try transformer()
+            try model.useWeights(format)
+            return model
+        }
+        guard let gguf else { throw CLIError(NativeWeightsUnavailableError().description) }
+        let model = try TransformerModel.load(gguf: gguf, threads: threads, linearStorage: .quantized)
+        try model.useWeights(.native)
+        return model
+    }
+
+    /// Throws (before any weight is read) when `format` is native and the model is not a GGUF file.
+    func requireGGUF(for format: WeightFormat) throws {
+        if format == .native, gguf == nil { throw CLIError(NativeWeightsUnavailableError().description) }
+    }
 }

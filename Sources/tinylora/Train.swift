@@ -129,7 +129,7 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run in --out from its last good checkpoint.")
     var resume = false
 
-    @Option(help: "GRPO: weights the rollouts are sampled from: fp32 or bf16 (a bf16 copy of every linear layer and the LM head, AVX-512 BF16 products: faster rollouts; needs avx512_bf16). Only the rollouts: the backward's weights are --backward-weights.")
+    @Option(help: "GRPO: weights the rollouts are sampled from: fp32, bf16 (a bf16 copy of every linear layer and the LM head, AVX-512 BF16 products: faster rollouts; needs avx512_bf16) or native (a GGUF model's own quantized blocks, mapped from the file). Only the rollouts: the backward's weights are --backward-weights.")
     var weights = "fp32"
 
     @Option(help: "Weights of the forward+backward passes that give the gradient (GRPO and SFT; also GRPO's KL reference): fp32 (exact) or bf16 (bf16 copies of W and of Wᵀ for every linear layer and the LM head: about twice as fast, the gradient within ~1-2% of the fp32 one; needs avx512_bf16). The adapter, its gradient path and the optimizer stay fp32.")
@@ -143,7 +143,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--config \(c): no such file")
         }
         _ = try WeightsOption.parse(weights)
-        _ = try WeightsOption.parse(backwardWeights, option: "--backward-weights")
+        _ = try WeightsOption.parse(backwardWeights, option: "--backward-weights", forwardOnly: false)
     }
 
     /// The settings these options describe (checked).
@@ -206,6 +206,7 @@ struct Train: ParsableCommand {
         }
 
         let opened = try modelOptions.open()
+        try opened.requireGGUF(for: rolloutWeights)
         let tokenizer = try opened.tokenizer()
         let model = try opened.transformer()
         let plan = try AdapterPlan(configuration: adapterConfiguration, model: model.config)
@@ -215,7 +216,7 @@ struct Train: ParsableCommand {
         let trainer = try AdapterTrainer(model: model, tokenizer: tokenizer, adapter: adapter, dataset: dataset,
                                          reward: rewardFunction, settings: s, run: runDirectory)
         try trainer.useRolloutWeights(rolloutWeights)
-        try trainer.useBackwardWeights(try WeightsOption.parse(backwardWeights, option: "--backward-weights"))
+        try trainer.useBackwardWeights(try WeightsOption.parse(backwardWeights, option: "--backward-weights", forwardOnly: false))
         if !json {
             printErr("training \(plan.trainableParameterCount) parameters (\(adapterConfiguration.method), "
                 + "\(plan.groupCount) group(s) over \(plan.modules.count) modules) with \(s.method.rawValue) on "

@@ -1,8 +1,9 @@
 import Foundation
 import XCTest
 
-/// `--weights fp32|bf16` of bench, generate, eval, train and demo: bad values are usage errors naming the accepted
-/// ones; bf16 runs for real where the CPU has AVX-512 BF16.
+/// `--weights fp32|bf16|native` of bench, generate, eval, train and demo: bad values are usage errors naming the
+/// accepted ones; bf16 runs for real where the CPU has AVX-512 BF16; native runs for real from the GGUF blocks
+/// (forward passes only: `--backward-weights native` and `bench --backward --weights native` are usage errors).
 final class WeightsOptionTests: TemporaryDirectoryTestCase {
     static var cpuHasBF16: Bool {
         ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "").contains("avx512_bf16")
@@ -21,7 +22,7 @@ final class WeightsOptionTests: TemporaryDirectoryTestCase {
                 let r = try CLI.run(command + ["--weights", bad])
                 XCTAssertNotEqual(r.status, 0, "\(command[0]) --weights '\(bad)'")
                 XCTAssertEqual(r.stdout, "", "\(command[0]) --weights '\(bad)'")
-                XCTAssertTrue(r.stderr.contains("unknown weight format '\(bad)': use one of fp32, bf16"),
+                XCTAssertTrue(r.stderr.contains("unknown weight format '\(bad)': use one of fp32, bf16, native"),
                               "\(command[0]) --weights '\(bad)': \(r.stderr)")
                 XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
             }
@@ -78,6 +79,62 @@ final class WeightsOptionTests: TemporaryDirectoryTestCase {
         let norms = rows.compactMap { $0["grad_norm"] as? Double }
         XCTAssertTrue(norms.allSatisfy(\.isFinite), "\(norms)")
         XCTAssertGreaterThan(try XCTUnwrap(rows.last?["adapter_norm"] as? Double), 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/adapter.tla"))
+    }
+
+    func testBenchGenerateAndEvalRunFromNativeWeights() throws {
+        let bench = try CLI.run(["bench", "--model", "smollm2-135m", "--batch", "3", "--prompt-tokens", "9",
+                                 "--new-tokens", "5", "--weights", "native", "--json"])
+        XCTAssertEqual(bench.status, 0, bench.stderr)
+        let json = try CLI.jsonObject(bench)
+        XCTAssertEqual(json["weights"] as? String, "native")
+        XCTAssertGreaterThan(try XCTUnwrap(json["decode_tokens_per_s"] as? Double), 0)
+        XCTAssertGreaterThan(try XCTUnwrap(json["peak_rss_mb"] as? Double), 0)
+
+        let fp32 = try CLI.run(["generate", "--model", "smollm2-135m", "--text", "What is 2+3?", "--chat",
+                                "--max-tokens", "12", "--weights", "fp32"])
+        let native = try CLI.run(["generate", "--model", "smollm2-135m", "--text", "What is 2+3?", "--chat",
+                                  "--max-tokens", "12", "--weights", "native"])
+        XCTAssertEqual(native.status, 0, native.stderr)
+        XCTAssertEqual(native.stdout, fp32.stdout, "greedy text from the blocks (batch 1: exact fp32 products of the decoded weights)")
+
+        let eval = try CLI.run(["eval", "--model", "smollm2-135m", "--data", "arith:n=2", "--max-tokens", "8",
+                                "--weights", "native", "--json"])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        XCTAssertNotNil(try CLI.jsonObject(eval)["accuracy"] as? Double)
+    }
+
+    func testNativeIsForwardOnlyAndNeedsGGUF() throws {
+        for command in [["train", "--model", "smollm2-135m", "--out", dir + "/run"], ["demo", "--out", dir + "/demo"]] {
+            let r = try CLI.run(command + ["--backward-weights", "native"])
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertEqual(r.stdout, "")
+            XCTAssertTrue(r.stderr.contains("--backward-weights native") && r.stderr.contains("fp32 or bf16"), r.stderr)
+        }
+        let backward = try CLI.run(["bench", "--model", "smollm2-135m", "--backward", "--weights", "native"])
+        XCTAssertNotEqual(backward.status, 0)
+        XCTAssertTrue(backward.stderr.contains("--weights native") && backward.stderr.contains("fp32 or bf16"), backward.stderr)
+
+        let hf = dir + "/hf"
+        try FileManager.default.createDirectory(atPath: hf, withIntermediateDirectories: true)
+        _ = try write("hf/config.json", "{}")
+        assertCleanError(try CLI.run(["bench", "--model", hf, "--weights", "native"]), contains: "--weights native needs a GGUF model")
+    }
+
+    /// Two GRPO steps with rollouts sampled from the blocks and the fp32 backward.
+    func testGRPORunsWithNativeRollouts() throws {
+        let out = dir + "/nativerun"
+        let lines = (0 ..< 20).map { i -> String in
+            let a = 1 + (i * 7) % 9, b = 1 + (i * 5 + 3) % 9
+            return "{\"prompt\": \"What is \(a) + \(b)? Reply with just the number.\", \"answer\": \(a + b)}"
+        }
+        let data = try write("sums.jsonl", lines.joined(separator: "\n") + "\n")
+        let r = try CLI.run(["train", "--model", "smollm2-135m", "--data", data, "--suffix", "", "--u", "13",
+                             "--tie", "all", "--steps", "2", "--batch", "2", "--group", "4", "--max-tokens", "8",
+                             "--lr", "0.05", "--seed", "3", "--weights", "native", "--out", out, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let text = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8)
+        XCTAssertEqual(text.split(separator: "\n").count, 2)
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/adapter.tla"))
     }
 }

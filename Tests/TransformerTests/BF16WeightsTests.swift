@@ -34,14 +34,14 @@ final class BF16WeightsTests: XCTestCase {
     }
 
     /// Last-position logits of every prompt, all prompts in one batch.
-    func lastLogits(_ model: TransformerModel, _ prompts: [[Int]]) throws -> [[Float]] {
+    static func lastLogits(_ model: TransformerModel, _ prompts: [[Int]]) throws -> [[Float]] {
         let cache = model.makeCache(slots: prompts.count, capacity: prompts.map(\.count).max()!)
         let logits = try model.forward(tokens: prompts, slots: Array(prompts.indices), cache: cache, allPositions: false)
         return (0 ..< prompts.count).map { Array(logits[$0]) }
     }
 
     /// `n` greedy tokens of every prompt, decoded together as one batch (one slot each).
-    func greedy(_ model: TransformerModel, _ prompts: [[Int]], tokens n: Int) throws -> [[Int]] {
+    static func greedy(_ model: TransformerModel, _ prompts: [[Int]], tokens n: Int) throws -> [[Int]] {
         let cache = model.makeCache(slots: prompts.count, capacity: prompts.map(\.count).max()! + n)
         var next = prompts
         var out = [[Int]](repeating: [], count: prompts.count)
@@ -58,11 +58,11 @@ final class BF16WeightsTests: XCTestCase {
 
     func testLogitsWithinToleranceOfFP32AndSwitchBackIsExact() throws {
         let (model, prompts) = try loadModelAndPrompts()
-        let reference = try lastLogits(model, prompts)
+        let reference = try Self.lastLogits(model, prompts)
         try model.useWeights(.bf16)
         XCTAssertEqual(model.weightFormat, .bf16)
         XCTAssertGreaterThan(model.bf16WeightBytes, 900_000_000, "every linear layer and the LM head packed")
-        let bf16 = try lastLogits(model, prompts)
+        let bf16 = try Self.lastLogits(model, prompts)
         var worst: Float = 0
         for (p, (z, r)) in zip(bf16, reference).enumerated() {
             let mean = r.reduce(0, +) / Float(r.count)
@@ -77,9 +77,9 @@ final class BF16WeightsTests: XCTestCase {
         // Back to fp32, keeping the packed copies: the fp32 result again, bit for bit.
         try model.useWeights(.fp32, keepPacked: true)
         XCTAssertEqual(model.weightFormat, .fp32)
-        XCTAssertEqual(try lastLogits(model, prompts), reference)
+        XCTAssertEqual(try Self.lastLogits(model, prompts), reference)
         try model.useWeights(.bf16)
-        XCTAssertEqual(try lastLogits(model, prompts), bf16, "re-enabling the kept copies gives the same bf16 result")
+        XCTAssertEqual(try Self.lastLogits(model, prompts), bf16, "re-enabling the kept copies gives the same bf16 result")
         // Assigning a weight drops that layer's now stale copy.
         model.layers[0].q.weight = model.layers[0].q.weight.map { $0 }
         XCTAssertNil(model.layers[0].q.bf16Weight)
@@ -95,11 +95,11 @@ final class BF16WeightsTests: XCTestCase {
         let prompts = fixturePrompts + fixturePrompts.map { Array($0.dropLast(2)) }
         XCTAssertEqual(prompts.count, 8)
         let n = 8
-        let fp32Batch8 = try greedy(model, prompts, tokens: n)
-        let fp32Single = try greedy(model, [prompts[1]], tokens: n)
+        let fp32Batch8 = try Self.greedy(model, prompts, tokens: n)
+        let fp32Single = try Self.greedy(model, [prompts[1]], tokens: n)
         try model.useWeights(.bf16)
-        let bf16Batch8 = try greedy(model, prompts, tokens: n)
-        let bf16Single = try greedy(model, [prompts[1]], tokens: n)
+        let bf16Batch8 = try Self.greedy(model, prompts, tokens: n)
+        let bf16Single = try Self.greedy(model, [prompts[1]], tokens: n)
         for i in prompts.indices {
             XCTAssertEqual(bf16Batch8[i], fp32Batch8[i], "prompt \(i) at batch 8")
         }
