@@ -11,8 +11,9 @@ public enum Dequantize {
 
     /// Decodes `count` elements of `type` from `src` into `dst`. `count` must be a whole number of blocks
     /// and `src` must hold at least their bytes. Any whole-block slice of a tensor can be decoded on its own.
+    /// `vectorized` uses the AVX-512 decoders (`BlockDecode`, same bits) for the types and CPUs they cover.
     public static func decode(_ type: GGMLType, _ src: UnsafeRawBufferPointer, count: Int,
-                              into dst: UnsafeMutablePointer<Float>) throws {
+                              into dst: UnsafeMutablePointer<Float>, vectorized: Bool = true) throws {
         guard let need = type.byteCount(elements: count) else {
             throw ModelFileError("\(type.name): \(count) elements is not a whole number of \(type.blockSize)-element blocks")
         }
@@ -25,6 +26,7 @@ public enum Dequantize {
         if count == 0 { return }
         let p = src.baseAddress!.assumingMemoryBound(to: UInt8.self)
         let blocks = count / type.blockSize
+        if vectorized, BlockDecode.decode(typeCode: type.rawValue, p, blocks: blocks, into: dst) { return }
         switch type {
         case .f32:
             UnsafeMutableRawPointer(dst).copyMemory(from: p, byteCount: 4 * count)

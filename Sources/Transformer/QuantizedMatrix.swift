@@ -116,7 +116,21 @@ public final class QuantizedMatrix: @unchecked Sendable {
     public func xWt(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>,
                     accumulate: Bool = false, threads: Int = 2, bf16: Bool = BFloat16.isSupported) {
         PanelMatMul.xWt(x, rows: m, outFeatures: outFeatures, inFeatures: inFeatures,
-                        decodeRows: { self.decodeRows($0, into: $1) }, into: y, accumulate: accumulate,
-                        threads: threads, bf16: bf16)
+                        decodeRows: { self.decodeRows($0, into: $1) },
+                        packBlock: { self.packBF16Block(first: $0, rows: $1, into: $2) }, into: y,
+                        accumulate: accumulate, threads: threads, bf16: bf16)
+    }
+
+    /// Output features `first ..< first + rows` (≤ 16) decoded straight into one bf16 block of `PackedBF16Matrix`'s
+    /// layout (`BlockDecode.packBF16Block`); false when there is no vector decoder for this type or CPU.
+    func packBF16Block(first: Int, rows: Int, into packed: UnsafeMutablePointer<UInt16>) -> Bool {
+        withUnsafeTemporaryAllocation(of: UnsafePointer<UInt8>?.self, capacity: 16) { pointers in
+            let base = data.assumingMemoryBound(to: UInt8.self)
+            for i in 0 ..< rows {
+                pointers[i] = base + (rowOrder?[first + i] ?? first + i) * rowBytes
+            }
+            return BlockDecode.packBF16Block(typeCode: type.rawValue, rowPointers: pointers.baseAddress!, rows: rows,
+                                             k: inFeatures, into: packed)
+        }
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 import ModelFiles
 import XCTest
 
-/// Golden decodes from gguf-py (Fixtures/make_quant_fixture.py → quant_fixture.json).
+/// Golden decodes from gguf-py (Fixtures/make_quant_fixture.py → quant_fixture.json), by the AVX-512 decoders
+/// (where the CPU has them) and the portable ones.
 final class DequantizeTests: XCTestCase {
     func testEveryTypeDecodesBitExactlyLikeGGUFPy() throws {
         let fixture = try loadJSONFixture("quant_fixture.json")
@@ -28,6 +29,14 @@ final class DequantizeTests: XCTestCase {
                 mismatches += 1
             }
             XCTAssertEqual(mismatches, 0, "\(typeName): \(mismatches) of \(count) elements differ")
+            // The portable decoders give the same bits as the AVX-512 ones (used above where the CPU has them).
+            var portable = [Float](repeating: .nan, count: count)
+            try bytes.withUnsafeBytes { src in
+                try portable.withUnsafeMutableBufferPointer {
+                    try Dequantize.decode(type, src, count: count, into: $0.baseAddress!, vectorized: false)
+                }
+            }
+            XCTAssertEqual(portable.map(\.bitPattern), out.map(\.bitPattern), "\(typeName): portable decode differs")
             // The same bytes decoded in two threads must give the same result.
             var par = [Float](repeating: .nan, count: count)
             try bytes.withUnsafeBytes { src in

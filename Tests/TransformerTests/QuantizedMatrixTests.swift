@@ -155,11 +155,13 @@ final class QuantizedMatrixTests: XCTestCase {
                     }
                     return best
                 }
-                let tq = time { matrix.xWt(x, rows: m, into: &yq, threads: 2) }
-                let tb = time { packed.xWt(x, rows: m, into: &yb, threads: 2) }
                 let flops = 2.0 * Double(m * n * k)
-                print(String(format: "%@ %@ [%d, %d] M=%d: quantized %.1f GFLOPS, packed bf16 %.1f GFLOPS (%.2fx)",
-                             tensor, info.type.name, n, k, m, flops / tq * 1e-9, flops / tb * 1e-9, tb / tq))
+                for threads in [1, 2] {
+                    let tq = time { matrix.xWt(x, rows: m, into: &yq, threads: threads) }
+                    let tb = time { packed.xWt(x, rows: m, into: &yb, threads: threads) }
+                    print(String(format: "%@ %@ [%d, %d] M=%d threads=%d: quantized %.1f GFLOPS, packed bf16 %.1f GFLOPS (%.2fx)",
+                                 tensor, info.type.name, n, k, m, threads, flops / tq * 1e-9, flops / tb * 1e-9, tb / tq))
+                }
                 if m > MatMul.smallBatchMaxRows {
                     XCTAssertEqual(yq, yb, "\(tensor) M=\(m): the same bf16 products (same kernel on the same rounded panel)")
                 }

@@ -55,4 +55,19 @@ void ck_bf16_gemm(const uint32_t *xb, int m, int kp, const uint16_t *packed, int
 /// ck_bf16_supported().
 void ck_bf16_pack_converted(const uint32_t *rows_b, int rows, int kp, uint16_t *packed);
 
+/// 1 when this CPU (and OS) has AVX-512 F/BW/VL/DQ and F16C (what ck_quant_decode needs), else 0.
+int ck_avx512_supported(void);
+
+/// Decodes `blocks` blocks of the ggml block quantization numbered `type` in GGUF (2 Q4_0, 3 Q4_1, 6 Q5_0,
+/// 7 Q5_1, 8 Q8_0, 12 Q4_K, 14 Q6_K) from `src` into fp32 `dst` (blocks · 32 or · 256 values), bit-identical to
+/// ggml's reference decoders; returns 1, or 0 (writing nothing) for any other type. Requires ck_avx512_supported().
+int ck_quant_decode(uint32_t type, const uint8_t *src, size_t blocks, float *dst);
+
+/// Decodes `rows` (1 ... 16) quantized rows of `k` elements of `type` (as for ck_quant_decode; row i starts at
+/// `row_ptrs[i]`) and writes them as one 16-row block of the packed bf16 W layout above (`k / 2` pairs · 64 bytes
+/// at `packed`, 64-byte aligned; rows ≥ `rows` zero), rounding like ck_bf16_pack for every finite value, without
+/// an fp32 copy of the rows (decoded 256 columns at a time). Returns 1, or 0 (writing nothing) for a type
+/// ck_quant_decode does not decode. Requires ck_bf16_supported() and ck_avx512_supported().
+int ck_quant_pack_bf16_block(uint32_t type, const uint8_t *const *row_ptrs, int rows, int k, uint16_t *packed);
+
 #endif
