@@ -102,9 +102,8 @@ struct Demo: ParsableCommand {
 
         let opened = try OpenedModel(location: resolveModel(model),
                                      threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        try opened.requireGGUF(for: try WeightsOption.parse(weights, allowingAuto: true))
         let tokenizer = try opened.tokenizer()
-        let transformer = try opened.transformer()
+        let transformer = try opened.transformer(forwardIn: try WeightsOption.parse(weights, allowingAuto: true))
         let configuration = AdapterConfiguration(method: .tinyLoRA, rank: 2, u: u, tying: .all, seed: 42)
         let plan = try AdapterPlan(configuration: configuration, model: transformer.config)
         let base = try FrozenBase.build(plan: plan, model: transformer.config,

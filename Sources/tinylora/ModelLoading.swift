@@ -46,8 +46,9 @@ struct OpenedModel {
     }
 
     /// The transformer for forward passes in `format`, switched to it: for native the linear layers a GGUF file
-    /// stores quantized keep only their blocks (their fp32 weights are never made); native on a Hugging Face
-    /// directory is an error before anything is loaded.
+    /// stores quantized keep only their blocks (their fp32 weights are never made: an fp32 or bf16 pass, such as
+    /// training's backward, decodes them on demand); native on a Hugging Face directory is an error before
+    /// anything is loaded.
     func transformer(forwardIn format: WeightFormat) throws -> TransformerModel {
         guard format == .native else {
             let model = try transformer()
@@ -58,10 +59,5 @@ struct OpenedModel {
         let model = try TransformerModel.load(gguf: gguf, threads: threads, linearStorage: .quantized)
         try model.useWeights(.native)
         return model
-    }
-
-    /// Throws (before any weight is read) when `format` is native and the model is not a GGUF file.
-    func requireGGUF(for format: WeightFormat) throws {
-        if format == .native, gguf == nil { throw CLIError(NativeWeightsUnavailableError().description) }
     }
 }

@@ -206,9 +206,8 @@ struct Train: ParsableCommand {
         }
 
         let opened = try modelOptions.open()
-        try opened.requireGGUF(for: rolloutWeights)
         let tokenizer = try opened.tokenizer()
-        let model = try opened.transformer()
+        let model = try opened.transformer(forwardIn: rolloutWeights)
         let plan = try AdapterPlan(configuration: adapterConfiguration, model: model.config)
         let base = try FrozenBase.build(plan: plan, model: model.config, weights: try opened.weightSource(model.config),
                                         threads: opened.threads)

@@ -105,4 +105,43 @@ final class NativeWeightsTests: XCTestCase {
         XCTAssertNotNil(model.layers[0].k.quantizedWeight)
         XCTAssertEqual(model.weightFormat, .native)
     }
+
+    /// Records `Σ dY ⊗ x` (what a delta's parameter gradient is built from) and adds nothing to the output.
+    final class ProbeDelta: LinearDelta {
+        var sum = 0.0
+        let inFeatures: Int, outFeatures: Int
+        init(inFeatures: Int, outFeatures: Int) { self.inFeatures = inFeatures; self.outFeatures = outFeatures }
+        func addDelta(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {}
+        func backward(_ x: UnsafePointer<Float>, rows: Int, outputGradient dY: UnsafePointer<Float>,
+                      addingInputGradientTo dX: UnsafeMutablePointer<Float>, threads: Int) {
+            for r in 0 ..< rows {
+                var xs = 0.0, ds = 0.0
+                for j in 0 ..< inFeatures { xs += Double(x[r * inFeatures + j]) * Double(j % 7 + 1) }
+                for o in 0 ..< outFeatures { ds += Double(dY[r * outFeatures + o]) * Double(o % 5 + 1) }
+                sum += xs * ds
+            }
+        }
+    }
+
+    /// A model holding only the blocks runs the fp32 backward by decoding them on demand: the same log-likelihood
+    /// and the same gradient at the first layer (through every layer's input gradient) as the fp32-loaded model,
+    /// bit for bit.
+    func testBackwardFromBlocksEqualsFP32() throws {
+        let path = try GoldenLogitsTests.modelPath(Self.files[0])
+        let tokens = [try prompts(Self.files[0])[1]]
+        let weights = [[Float](repeating: 1, count: tokens[0].count - 1)]
+        var results: [(Double, Double)] = []
+        for storage in [LinearStorage.fp32, .quantized] {
+            let model = try TransformerModel.load(ggufPath: path, linearStorage: storage)
+            try model.useWeights(.fp32)
+            let q = model.layers[0].q
+            let probe = ProbeDelta(inFeatures: q.inFeatures, outFeatures: q.outFeatures)
+            q.delta = probe
+            let value = try model.backward(tokens: tokens, weights: weights)
+            results.append((value, probe.sum))
+            XCTAssertNotEqual(probe.sum, 0)
+        }
+        XCTAssertEqual(results[0].0, results[1].0, "log-likelihood")
+        XCTAssertEqual(results[0].1, results[1].1, "gradient reaching layer 0")
+    }
 }
