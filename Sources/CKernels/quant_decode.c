@@ -27,31 +27,6 @@ static inline CK_AVX512 __m512i bytes16(const uint8_t *p) {
 
 static inline CK_AVX512 __m512 to_float(__m512i v) { return _mm512_cvtepi32_ps(v); }
 
-static CK_AVX512 void decode_q4_0(const uint8_t *src, size_t blocks, float *dst) {
-    const __m512i low = _mm512_set1_epi32(0x0F), eight = _mm512_set1_epi32(8);
-    for (size_t b = 0; b < blocks; b++) {
-        const uint8_t *blk = src + b * 18;
-        const __m512 d = _mm512_set1_ps(f16_at(blk));
-        const __m512i q = bytes16(blk + 2);
-        __m512i lo = _mm512_sub_epi32(_mm512_and_si512(q, low), eight);
-        __m512i hi = _mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight);
-        _mm512_storeu_ps(dst + b * 32, _mm512_mul_ps(d, to_float(lo)));
-        _mm512_storeu_ps(dst + b * 32 + 16, _mm512_mul_ps(d, to_float(hi)));
-    }
-}
-
-static CK_AVX512 void decode_q4_1(const uint8_t *src, size_t blocks, float *dst) {
-    const __m512i low = _mm512_set1_epi32(0x0F);
-    for (size_t b = 0; b < blocks; b++) {
-        const uint8_t *blk = src + b * 20;
-        const __m512 d = _mm512_set1_ps(f16_at(blk)), m = _mm512_set1_ps(f16_at(blk + 2));
-        const __m512i q = bytes16(blk + 4);
-        __m512 lo = to_float(_mm512_and_si512(q, low)), hi = to_float(_mm512_srli_epi32(q, 4));
-        _mm512_storeu_ps(dst + b * 32, _mm512_add_ps(_mm512_mul_ps(d, lo), m));
-        _mm512_storeu_ps(dst + b * 32 + 16, _mm512_add_ps(_mm512_mul_ps(d, hi), m));
-    }
-}
-
 /// Fifth bits of a Q5 block: lanes j (low) and j + 16 (high) get bit j resp. j + 16 of qh, shifted to bit 4.
 static inline CK_AVX512 void fifth_bits(uint32_t qh, __m512i *lo, __m512i *hi) {
     const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
@@ -61,39 +36,41 @@ static inline CK_AVX512 void fifth_bits(uint32_t qh, __m512i *lo, __m512i *hi) {
     *hi = _mm512_slli_epi32(_mm512_and_si512(_mm512_srlv_epi32(v, _mm512_add_epi32(lane, _mm512_set1_epi32(16))), one), 4);
 }
 
-static CK_AVX512 void decode_q5_0(const uint8_t *src, size_t blocks, float *dst) {
-    const __m512i low = _mm512_set1_epi32(0x0F), sixteen = _mm512_set1_epi32(16);
+/// The 4- and 5-bit legacy blocks (layouts in LegacyQuants.swift): d, then m when `has_min`, then qh when
+/// `has_qh`, then 16 bytes of nibbles; value d·(q − bias) without a min, d·q + m with one. Called with constant
+/// flags, so each type gets its own specialised loop.
+static inline CK_AVX512 void decode_nibbles(const uint8_t *src, size_t blocks, float *dst, const int type_size,
+                                            const int has_min, const int has_qh, const int bias) {
+    const __m512i low = _mm512_set1_epi32(0x0F), bias_v = _mm512_set1_epi32(bias);
     for (size_t b = 0; b < blocks; b++) {
-        const uint8_t *blk = src + b * 22;
+        const uint8_t *blk = src + b * (size_t)type_size;
         const __m512 d = _mm512_set1_ps(f16_at(blk));
-        uint32_t qh;
-        memcpy(&qh, blk + 2, 4);
-        __m512i hlo, hhi;
-        fifth_bits(qh, &hlo, &hhi);
-        const __m512i q = bytes16(blk + 6);
-        __m512i lo = _mm512_sub_epi32(_mm512_or_si512(_mm512_and_si512(q, low), hlo), sixteen);
-        __m512i hi = _mm512_sub_epi32(_mm512_or_si512(_mm512_srli_epi32(q, 4), hhi), sixteen);
-        _mm512_storeu_ps(dst + b * 32, _mm512_mul_ps(d, to_float(lo)));
-        _mm512_storeu_ps(dst + b * 32 + 16, _mm512_mul_ps(d, to_float(hi)));
+        const __m512 m = _mm512_set1_ps(has_min ? f16_at(blk + 2) : 0.0f);
+        const uint8_t *next = blk + (has_min ? 4 : 2);
+        __m512i hlo = _mm512_setzero_si512(), hhi = _mm512_setzero_si512();
+        if (has_qh) {
+            uint32_t qh;
+            memcpy(&qh, next, 4);
+            fifth_bits(qh, &hlo, &hhi);
+            next += 4;
+        }
+        const __m512i q = bytes16(next);
+        __m512i lo = _mm512_or_si512(_mm512_and_si512(q, low), hlo);
+        __m512i hi = _mm512_or_si512(_mm512_srli_epi32(q, 4), hhi);
+        if (has_min) {
+            _mm512_storeu_ps(dst + b * 32, _mm512_add_ps(_mm512_mul_ps(d, to_float(lo)), m));
+            _mm512_storeu_ps(dst + b * 32 + 16, _mm512_add_ps(_mm512_mul_ps(d, to_float(hi)), m));
+        } else {
+            _mm512_storeu_ps(dst + b * 32, _mm512_mul_ps(d, to_float(_mm512_sub_epi32(lo, bias_v))));
+            _mm512_storeu_ps(dst + b * 32 + 16, _mm512_mul_ps(d, to_float(_mm512_sub_epi32(hi, bias_v))));
+        }
     }
 }
 
-static CK_AVX512 void decode_q5_1(const uint8_t *src, size_t blocks, float *dst) {
-    const __m512i low = _mm512_set1_epi32(0x0F);
-    for (size_t b = 0; b < blocks; b++) {
-        const uint8_t *blk = src + b * 24;
-        const __m512 d = _mm512_set1_ps(f16_at(blk)), m = _mm512_set1_ps(f16_at(blk + 2));
-        uint32_t qh;
-        memcpy(&qh, blk + 4, 4);
-        __m512i hlo, hhi;
-        fifth_bits(qh, &hlo, &hhi);
-        const __m512i q = bytes16(blk + 8);
-        __m512 lo = to_float(_mm512_or_si512(_mm512_and_si512(q, low), hlo));
-        __m512 hi = to_float(_mm512_or_si512(_mm512_srli_epi32(q, 4), hhi));
-        _mm512_storeu_ps(dst + b * 32, _mm512_add_ps(_mm512_mul_ps(d, lo), m));
-        _mm512_storeu_ps(dst + b * 32 + 16, _mm512_add_ps(_mm512_mul_ps(d, hi), m));
-    }
-}
+static CK_AVX512 void decode_q4_0(const uint8_t *src, size_t blocks, float *dst) { decode_nibbles(src, blocks, dst, 18, 0, 0, 8); }
+static CK_AVX512 void decode_q4_1(const uint8_t *src, size_t blocks, float *dst) { decode_nibbles(src, blocks, dst, 20, 1, 0, 0); }
+static CK_AVX512 void decode_q5_0(const uint8_t *src, size_t blocks, float *dst) { decode_nibbles(src, blocks, dst, 22, 0, 1, 16); }
+static CK_AVX512 void decode_q5_1(const uint8_t *src, size_t blocks, float *dst) { decode_nibbles(src, blocks, dst, 24, 1, 1, 0); }
 
 static CK_AVX512 void decode_q8_0(const uint8_t *src, size_t blocks, float *dst) {
     for (size_t b = 0; b < blocks; b++) {

@@ -38,21 +38,44 @@ final class WeightsOptionTests: TemporaryDirectoryTestCase {
 
     func testBenchRunsFromBF16Weights() throws {
         guard Self.cpuHasBF16 else { throw XCTSkip("this CPU has no AVX-512 BF16 (avx512_bf16)") }
-        let r = try CLI.run(["bench", "--model", "smollm2-135m", "--batch", "3", "--prompt-tokens", "9",
-                             "--new-tokens", "5", "--weights", "bf16", "--json"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        let json = try CLI.jsonObject(r)
-        XCTAssertEqual(json["weights"] as? String, "bf16")
-        XCTAssertGreaterThan(try XCTUnwrap(json["decode_tokens_per_s"] as? Double), 0)
+        let json = try benchJSON(weights: "bf16")
         XCTAssertGreaterThan(try XCTUnwrap(json["pack_seconds"] as? Double), 0)
     }
+
+    /// A short `bench --json` run of SmolLM2 from `weights`: it succeeds, names the weights and decodes.
+    func benchJSON(weights: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let r = try CLI.run(["bench", "--model", "smollm2-135m", "--batch", "3", "--prompt-tokens", "9",
+                             "--new-tokens", "5", "--weights", weights, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
+        let json = try CLI.jsonObject(r)
+        XCTAssertEqual(json["weights"] as? String, weights, file: file, line: line)
+        XCTAssertGreaterThan(try XCTUnwrap(json["decode_tokens_per_s"] as? Double), 0, file: file, line: line)
+        return json
+    }
+
+    /// An unknown value, and native (the backward cannot run from the blocks), are usage errors.
     func testBadBackwardWeightsValueIsAUsageError() throws {
         for command in [["train", "--model", "smollm2-135m", "--out", dir + "/run"], ["demo", "--out", dir + "/demo"]] {
-            let r = try CLI.run(command + ["--backward-weights", "bf17"])
-            XCTAssertNotEqual(r.status, 0)
-            XCTAssertEqual(r.stdout, "")
-            XCTAssertTrue(r.stderr.contains("--backward-weights") && r.stderr.contains("bf16"), r.stderr)
+            for (value, fragment) in [("bf17", "bf16"), ("native", "native: the quantized blocks serve forward passes only")] {
+                let r = try CLI.run(command + ["--backward-weights", value])
+                XCTAssertNotEqual(r.status, 0)
+                XCTAssertEqual(r.stdout, "")
+                XCTAssertTrue(r.stderr.contains("--backward-weights") && r.stderr.contains(fragment), r.stderr)
+            }
         }
+    }
+
+    /// `train` arguments for a short GRPO run of SmolLM2 on one-digit sums (it gets some right at temperature 1,
+    /// so groups have reward spread), written to the temporary directory.
+    func grpoArguments(steps: Int, maxTokens: Int, out: String) throws -> [String] {
+        let lines = (0 ..< 40).map { i -> String in
+            let a = 1 + (i * 7) % 9, b = 1 + (i * 5 + 3) % 9
+            return "{\"prompt\": \"What is \(a) + \(b)? Reply with just the number.\", \"answer\": \(a + b)}"
+        }
+        let data = try write("sums.jsonl", lines.joined(separator: "\n") + "\n")
+        return ["train", "--model", "smollm2-135m", "--data", data, "--suffix", "", "--u", "13", "--tie", "all",
+                "--steps", "\(steps)", "--batch", "2", "--group", "4", "--max-tokens", "\(maxTokens)", "--lr", "0.05",
+                "--seed", "3", "--out", out, "--json"]
     }
 
     /// Three GRPO steps with bf16 rollouts and a bf16 backward: a finite gradient moves the adapter, and the run
@@ -60,16 +83,8 @@ final class WeightsOptionTests: TemporaryDirectoryTestCase {
     func testGRPORunsWithBF16Backward() throws {
         guard Self.cpuHasBF16 else { throw XCTSkip("this CPU has no AVX-512 BF16 (avx512_bf16)") }
         let out = dir + "/bf16run"
-        // One-digit sums: SmolLM2 gets some right at temperature 1, so groups have reward spread.
-        let lines = (0 ..< 40).map { i -> String in
-            let a = 1 + (i * 7) % 9, b = 1 + (i * 5 + 3) % 9
-            return "{\"prompt\": \"What is \(a) + \(b)? Reply with just the number.\", \"answer\": \(a + b)}"
-        }
-        let data = try write("sums.jsonl", lines.joined(separator: "\n") + "\n")
-        let r = try CLI.run(["train", "--model", "smollm2-135m", "--data", data, "--suffix", "", "--u", "13",
-                             "--tie", "all", "--steps", "3", "--batch", "2", "--group", "4", "--max-tokens", "10",
-                             "--lr", "0.05", "--seed", "3", "--weights", "bf16", "--backward-weights", "bf16",
-                             "--out", out, "--json"])
+        let r = try CLI.run(try grpoArguments(steps: 3, maxTokens: 10, out: out)
+            + ["--weights", "bf16", "--backward-weights", "bf16"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let text = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8)
         let rows = try text.split(separator: "\n").map {
@@ -83,12 +98,7 @@ final class WeightsOptionTests: TemporaryDirectoryTestCase {
     }
 
     func testBenchGenerateAndEvalRunFromNativeWeights() throws {
-        let bench = try CLI.run(["bench", "--model", "smollm2-135m", "--batch", "3", "--prompt-tokens", "9",
-                                 "--new-tokens", "5", "--weights", "native", "--json"])
-        XCTAssertEqual(bench.status, 0, bench.stderr)
-        let json = try CLI.jsonObject(bench)
-        XCTAssertEqual(json["weights"] as? String, "native")
-        XCTAssertGreaterThan(try XCTUnwrap(json["decode_tokens_per_s"] as? Double), 0)
+        let json = try benchJSON(weights: "native")
         XCTAssertGreaterThan(try XCTUnwrap(json["peak_rss_mb"] as? Double), 0)
 
         let fp32 = try CLI.run(["generate", "--model", "smollm2-135m", "--text", "What is 2+3?", "--chat",
@@ -105,12 +115,6 @@ final class WeightsOptionTests: TemporaryDirectoryTestCase {
     }
 
     func testNativeIsForwardOnlyAndNeedsGGUF() throws {
-        for command in [["train", "--model", "smollm2-135m", "--out", dir + "/run"], ["demo", "--out", dir + "/demo"]] {
-            let r = try CLI.run(command + ["--backward-weights", "native"])
-            XCTAssertNotEqual(r.status, 0)
-            XCTAssertEqual(r.stdout, "")
-            XCTAssertTrue(r.stderr.contains("--backward-weights native") && r.stderr.contains("fp32 or bf16"), r.stderr)
-        }
         let backward = try CLI.run(["bench", "--model", "smollm2-135m", "--backward", "--weights", "native"])
         XCTAssertNotEqual(backward.status, 0)
         XCTAssertTrue(backward.stderr.contains("--weights native") && backward.stderr.contains("fp32 or bf16"), backward.stderr)
@@ -124,14 +128,7 @@ final class WeightsOptionTests: TemporaryDirectoryTestCase {
     /// Two GRPO steps with rollouts sampled from the blocks and the fp32 backward.
     func testGRPORunsWithNativeRollouts() throws {
         let out = dir + "/nativerun"
-        let lines = (0 ..< 20).map { i -> String in
-            let a = 1 + (i * 7) % 9, b = 1 + (i * 5 + 3) % 9
-            return "{\"prompt\": \"What is \(a) + \(b)? Reply with just the number.\", \"answer\": \(a + b)}"
-        }
-        let data = try write("sums.jsonl", lines.joined(separator: "\n") + "\n")
-        let r = try CLI.run(["train", "--model", "smollm2-135m", "--data", data, "--suffix", "", "--u", "13",
-                             "--tie", "all", "--steps", "2", "--batch", "2", "--group", "4", "--max-tokens", "8",
-                             "--lr", "0.05", "--seed", "3", "--weights", "native", "--out", out, "--json"])
+        let r = try CLI.run(try grpoArguments(steps: 2, maxTokens: 8, out: out) + ["--weights", "native"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let text = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8)
         XCTAssertEqual(text.split(separator: "\n").count, 2)

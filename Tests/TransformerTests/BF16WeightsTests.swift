@@ -40,6 +40,24 @@ final class BF16WeightsTests: XCTestCase {
         return (0 ..< prompts.count).map { Array(logits[$0]) }
     }
 
+    /// Checks every prompt's logits `z` against the fp32 `reference`: max_j |Δz_j| ≤ tolerance · std_j(reference)
+    /// and the same top-1 token. Returns the largest max |Δz| / std.
+    static func assertClose(_ logits: [[Float]], _ reference: [[Float]], tolerance: Float, label: String,
+                            file: StaticString = #filePath, line: UInt = #line) -> Float {
+        var worst: Float = 0
+        for (p, (z, r)) in zip(logits, reference).enumerated() {
+            let mean = r.reduce(0, +) / Float(r.count)
+            let std = (r.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(r.count)).squareRoot()
+            let maxDiff = zip(z, r).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+            worst = max(worst, maxDiff / std)
+            XCTAssertLessThanOrEqual(maxDiff / std, tolerance, "\(label) prompt \(p): max |Δlogit| \(maxDiff), std \(std)",
+                                     file: file, line: line)
+            XCTAssertEqual(Kernels.argmax(z, count: z.count), Kernels.argmax(r, count: r.count),
+                           "\(label) prompt \(p): top-1 token", file: file, line: line)
+        }
+        return worst
+    }
+
     /// `n` greedy tokens of every prompt, decoded together as one batch (one slot each).
     static func greedy(_ model: TransformerModel, _ prompts: [[Int]], tokens n: Int) throws -> [[Int]] {
         let cache = model.makeCache(slots: prompts.count, capacity: prompts.map(\.count).max()! + n)
@@ -63,15 +81,7 @@ final class BF16WeightsTests: XCTestCase {
         XCTAssertEqual(model.weightFormat, .bf16)
         XCTAssertGreaterThan(model.bf16WeightBytes, 900_000_000, "every linear layer and the LM head packed")
         let bf16 = try Self.lastLogits(model, prompts)
-        var worst: Float = 0
-        for (p, (z, r)) in zip(bf16, reference).enumerated() {
-            let mean = r.reduce(0, +) / Float(r.count)
-            let std = (r.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(r.count)).squareRoot()
-            let maxDiff = zip(z, r).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
-            worst = max(worst, maxDiff / std)
-            XCTAssertLessThanOrEqual(maxDiff / std, Self.relativeTolerance, "prompt \(p): max |Δlogit| \(maxDiff), std \(std)")
-            XCTAssertEqual(Kernels.argmax(z, count: z.count), Kernels.argmax(r, count: r.count), "prompt \(p): top-1 token")
-        }
+        let worst = Self.assertClose(bf16, reference, tolerance: Self.relativeTolerance, label: "bf16")
         print("bf16 vs fp32 (Qwen2.5-Coder-0.5B): largest max|Δlogit| / std = \(worst)")
 
         // Back to fp32, keeping the packed copies: the fp32 result again, bit for bit.

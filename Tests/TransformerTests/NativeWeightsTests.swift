@@ -32,15 +32,7 @@ final class NativeWeightsTests: XCTestCase {
             try model.useWeights(.native)
             XCTAssertEqual(model.weightFormat, .native)
             let native = try BF16WeightsTests.lastLogits(model, prompts)
-            var worst: Float = 0
-            for (p, (z, r)) in zip(native, reference).enumerated() {
-                let mean = r.reduce(0, +) / Float(r.count)
-                let std = (r.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(r.count)).squareRoot()
-                let maxDiff = zip(z, r).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
-                worst = max(worst, maxDiff / std)
-                XCTAssertLessThanOrEqual(maxDiff / std, Self.relativeTolerance, "\(file) prompt \(p): max |Δlogit| \(maxDiff), std \(std)")
-                XCTAssertEqual(Kernels.argmax(z, count: z.count), Kernels.argmax(r, count: r.count), "\(file) prompt \(p): top-1")
-            }
+            let worst = BF16WeightsTests.assertClose(native, reference, tolerance: Self.relativeTolerance, label: file)
             print("native vs fp32 (\(file)): largest max|Δlogit| / std = \(worst)")
 
             // Loaded with the blocks only: no fp32 copy of a quantized linear layer, the same native logits bit
