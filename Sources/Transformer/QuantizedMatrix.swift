@@ -2,9 +2,11 @@ import ModelFiles
 import Numerics
 
 /// A linear layer's weight `W` `[outFeatures, inFeatures]` kept as the GGUF file's own quantized blocks, with the
-/// product `y[M, out] (+)= x[M, in]·Wᵀ` computed from them (`PanelMatMul`: a panel of rows decoded at a time into
-/// a small per-thread scratch), so memory holds only the encoded bytes (e.g. 0.56 bytes per weight for Q4_1
-/// instead of 4 in fp32).
+/// product `y[M, out] (+)= x[M, in]·Wᵀ` computed from them, so memory holds only the encoded bytes (e.g. 0.56 bytes
+/// per weight for Q4_1 instead of 4 in fp32): for M ≤ 4 by integer dot products on the blocks with x rounded to
+/// 16 bits per group of 32 (`QuantizedDot`, on CPUs with AVX-512 VNNI, for the types it handles), otherwise through
+/// `PanelMatMul` (a panel of rows decoded at a time into a small per-thread scratch; exact fp32 products of the
+/// decoded weights for M ≤ 4, bf16 products above).
 ///
 /// Storage: `outFeatures` rows of `rowBytes = (inFeatures / blockSize)·typeSize` bytes, each row the blocks of
 /// one output feature's `inFeatures` weights (GGUF stores an `[in, out]` tensor innermost-first, which is HF
@@ -22,6 +24,8 @@ public final class QuantizedMatrix: @unchecked Sendable {
     public let rowBytes: Int
     /// For each output feature, the stored row holding it (nil: the identity).
     public let rowOrder: [Int]?
+    /// `rowOrder` as the C kernels take it.
+    let rowOrder32: [Int32]?
     let data: UnsafeRawPointer
     let owner: AnyObject?
     let ownsData: Bool
@@ -70,6 +74,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
         self.inFeatures = inFeatures
         self.rowBytes = rowBytes
         self.rowOrder = rowOrder
+        rowOrder32 = rowOrder?.map { Int32($0) }
         if copy {
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 64)
             buffer.copyMemory(from: bytes.baseAddress!, byteCount: total)
@@ -111,10 +116,21 @@ public final class QuantizedMatrix: @unchecked Sendable {
         }
     }
 
-    /// `y[m, outFeatures] = x[m, inFeatures]·Wᵀ + (accumulate ? y : 0)` (see `PanelMatMul` for the kernels; for
-    /// m > 4 on a CPU with AVX-512 BF16 the decoded weights and x are rounded to bf16 unless `bf16` is false).
+    /// `y[m, outFeatures] = x[m, inFeatures]·Wᵀ + (accumulate ? y : 0)`. For m ≤ 4 x is rounded to 16 bits per
+    /// group (`QuantizedDot`) unless `integerDot` is false or the CPU/type lacks it (then exact fp32 products of the
+    /// decoded weights); for m > 4 the decoded weights and x are rounded to bf16 unless `bf16` is false or the CPU
+    /// lacks AVX-512 BF16 (see `PanelMatMul`).
     public func xWt(_ x: UnsafePointer<Float>, rows m: Int, into y: UnsafeMutablePointer<Float>,
-                    accumulate: Bool = false, threads: Int = 2, bf16: Bool = BFloat16.isSupported) {
+                    accumulate: Bool = false, threads: Int = 2, bf16: Bool = BFloat16.isSupported,
+                    integerDot: Bool = QuantizedDot.isSupported) {
+        if integerDot, m >= 1, m <= QuantizedDot.maxRows, QuantizedDot.supports(typeCode: type.rawValue) {
+            rowOrder32.withUnsafeBufferPointerIfPresent { order in
+                QuantizedDot.xWt(typeCode: type.rawValue, base: data, rowBytes: rowBytes, order: order,
+                                 outFeatures: outFeatures, inFeatures: inFeatures, x, rows: m, into: y,
+                                 accumulate: accumulate, threads: threads)
+            }
+            return
+        }
         PanelMatMul.xWt(x, rows: m, outFeatures: outFeatures, inFeatures: inFeatures,
                         decodeRows: { self.decodeRows($0, into: $1) },
                         packBlock: { self.packBF16Block(first: $0, rows: $1, into: $2) }, into: y,
@@ -132,5 +148,13 @@ public final class QuantizedMatrix: @unchecked Sendable {
             return BlockDecode.packBF16Block(typeCode: type.rawValue, rowPointers: pointers.baseAddress!, rows: rows,
                                              k: inFeatures, into: packed)
         }
+    }
+}
+
+extension Optional where Wrapped == [Int32] {
+    /// `body` with the array's base address, or nil when there is no array.
+    fileprivate func withUnsafeBufferPointerIfPresent<R>(_ body: (UnsafePointer<Int32>?) -> R) -> R {
+        guard let array = self else { return body(nil) }
+        return array.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 }

@@ -7,11 +7,13 @@ import XCTest
 /// The forward pass from the GGUF files' own quantized blocks (`useWeights(.native)`, `LinearStorage.quantized`)
 /// against the same engine in fp32 on the same (dequantized) weights, on the real prompts of logits_fixture.json.
 ///
-/// Tolerance: the native products are exact fp32 products of the decoded weights for ≤ 4 rows (the batch-4 LM
-/// head here, decode at batch ≤ 4) and bf16 products above (the prefill), so the expected error is the bf16
-/// forward's: at the last position of every prompt, max_j |z_native[j] − z_fp32[j]| ≤ 0.1 · std_j(z_fp32) (the
-/// bound of BF16WeightsTests) and the same top-1 token. Measured here (Zen 5): printed by the test. A wrong
-/// block, row order (llama's permuted Q/K) or scale gives differences of the order of the std.
+/// Tolerance: the native products round x to 16 bits per group of 32 for ≤ 4 rows (integer dots on AVX-512 VNNI:
+/// the batch-4 LM head here, decode at batch ≤ 4; error ≤ 2⁻¹⁶ of the group's largest |x| per value) and both
+/// factors to bf16 above (the prefill: ≤ 2⁻⁹ relative per value), so the bf16 forward's bound applies
+/// (BF16WeightsTests): at the last position of every prompt, max_j |z_native[j] − z_fp32[j]| ≤ 0.1 ·
+/// std_j(z_fp32) and the same top-1 token. Measured here
+/// (Zen 5): printed by the test. A wrong block, row order (llama's permuted Q/K) or scale gives differences of
+/// the order of the std.
 final class NativeWeightsTests: XCTestCase {
     static let relativeTolerance: Float = 0.1
     static let files = ["SmolLM2-135M-Instruct.Q4_1.gguf", "Qwen2.5-Coder-0.5B-Instruct.gguf"]

@@ -70,4 +70,32 @@ int ck_quant_decode(uint32_t type, const uint8_t *src, size_t blocks, float *dst
 /// ck_quant_decode does not decode. Requires ck_bf16_supported() and ck_avx512_supported().
 int ck_quant_pack_bf16_block(uint32_t type, const uint8_t *const *row_ptrs, int rows, int k, uint16_t *packed);
 
+/// Integer-dot products of few activation rows with block-quantized weights (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K,
+/// Q6_K; type numbers as in ck_quant_decode), never decoding the weights to floats.
+///
+/// Every weight is w_j = s·u_j + o with u_j an unsigned byte and (s, o) constant over 16 or 32 elements (Q4_0:
+/// s = d, o = −8d; Q5_0: o = −16d; Q4_1/Q5_1: o = m; Q8_0: u = q + 128, o = −128d; Q4_K: s = d·sc, o = −dmin·m;
+/// Q6_K: s = d·sc per 16, o = −32s; Q8_0 uses its signed q with o = 0). The activations are quantized to int16
+/// per group of 32: dx = max|x|/32767, xq_j = round(x_j/dx) (ck_quantize_rows_q16), so
+///     y = Σ_groups dx·(s·Σ_j u_j·xq_j + o·Σ_j xq_j)          (Σ u·xq by vpdpwssd, exact in int32)
+/// = Σ_j w_j·x̂_j with x̂_j = dx·xq_j: the exact product of the weights with x rounded to 16 bits per group
+/// (|x_j − x̂_j| ≤ dx/2, i.e. 2⁻¹⁶ of the group's largest |x|), summed in fp32.
+
+/// 1 when this CPU has AVX-512 F/BW/VL/DQ, VNNI and F16C, else 0.
+int ck_vnni_supported(void);
+
+/// 1 when ck_quant_dot_rows handles `type`, else 0.
+int ck_quant_dot_supported(uint32_t type);
+
+/// Quantizes x [m, k] (k a multiple of 32) per group of 32: xq [m, k] int16, dx [m, k/32], cx16 [m, k/16] =
+/// dx · Σ xq over each half group. Requires ck_vnni_supported().
+void ck_quantize_rows_q16(const float *x, int m, int k, int16_t *xq, float *dx, float *cx16);
+
+/// y[i][o] (+)= Σ_j w[o][j]·x̂[i][j] for i < m (1 ... 4) and outputs o in [row_begin, row_end): weight row o is
+/// stored at base + (order ? order[o] : o)·row_bytes (k elements of `type`); x̂ from ck_quantize_rows_q16; y with
+/// leading dimension ldy. Requires ck_vnni_supported() and ck_quant_dot_supported(type).
+void ck_quant_dot_rows(uint32_t type, const uint8_t *base, size_t row_bytes, const int32_t *order, int row_begin,
+                       int row_end, int k, const int16_t *xq, const float *dx, const float *cx16, int m, float *y,
+                       int ldy, int accumulate);
+
 #endif
