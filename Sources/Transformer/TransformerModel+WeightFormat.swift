@@ -9,8 +9,9 @@ public enum WeightFormat: String, CaseIterable, Sendable {
     /// bf16 per product, sums in fp32 (AVX-512 BF16 `vdpbf16ps`). Embeddings, norms, biases, attention and an
     /// adapter's low-rank path stay fp32. The backward pass uses the fp32 weights unless `useBackwardWeights(.bf16)`.
     case bf16
-    /// The GGUF file's own quantized blocks (`QuantizedMatrix`): each product decodes W a panel at a time, exact
-    /// fp32 products of the decoded weights for ≤ 4 rows and bf16 products above (as `.bf16`). Layers the file
+    /// The GGUF file's own quantized blocks (`QuantizedMatrix`): for ≤ 4 rows integer dot products on the blocks
+    /// with x rounded to 16 bits per group of 32 (AVX-512 VNNI; else exact fp32 products of the decoded weights),
+    /// above that W decoded a panel at a time into bf16 products (as `.bf16`). Layers the file
     /// stores as F32/F16/BF16 run in fp32; the adapter's low-rank path stays fp32. Forward only (rollouts,
     /// generation, evaluation): the backward uses fp32 or bf16. Needs a model loaded from a GGUF file.
     case native

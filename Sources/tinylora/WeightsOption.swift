@@ -29,7 +29,8 @@ enum WeightsOption {
         Weights of the forward pass: fp32 (as loaded), bf16 (a bf16 copy of every linear layer and the LM head, \
         products with AVX-512 BF16: about twice the speed, logits within a few percent of their spread; needs a \
         CPU with avx512_bf16; adds half the fp32 weight bytes to memory) or native (a GGUF model's own quantized \
-        blocks, decoded a panel at a time inside each product: the fp32 linear weights are never made, so memory \
-        is about the file's size plus the fp32 embedding; GGUF models only).
+        blocks, used inside each product (integer dot products for up to 4 rows, bf16 products of decoded panels \
+        above): the fp32 linear weights are never made, so memory is about the file's size plus the fp32 \
+        embedding; GGUF models only).
         """
 }
