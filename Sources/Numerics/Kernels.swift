@@ -68,14 +68,18 @@ public enum Kernels {
             for k in 0 ..< n - i { x[i + k] = e[k] }
             sum += e
         }
-        let inv = 1 / sum.sum()
-        i = 0
+        scale(x, by: 1 / sum.sum(), count: n)
+    }
+
+    /// `x ← a·x` in place.
+    public static func scale(_ x: UnsafeMutablePointer<Float>, by a: Float, count n: Int) {
+        var i = 0
         while i + 16 <= n {
-            store16(load16(x + i) * inv, x + i)
+            store16(load16(x + i) * a, x + i)
             i += 16
         }
         while i < n {
-            x[i] *= inv
+            x[i] *= a
             i += 1
         }
     }
