@@ -19,10 +19,10 @@ row tinylora-13-grpo        grpo   "--kind tinylora --r 2 --u 13 --tie all"     
 row tinylora-168-grpo       grpo   "--kind tinylora --r 2 --u 1 --tie 1"              # u=1 per module: 168
 row tinylora-1344-grpo      grpo   "--kind tinylora --r 2 --u 8 --tie 1"              # 1344
 row loraxs-r2-grpo          grpo   "--kind loraxs --r 2"                              # 672
-row lora-r1-grpo            grpo   "--kind lora --r 1"                                # ~1.1M
+row lora-r1-grpo            grpo   "--kind lora --r 1"                                # 549,888
 row tinylora-13-bf16-grpo   grpo   "--kind tinylora --r 2 --u 13 --tie all --dtype bf16"  # 13, v saved in bf16
 row tinylora-13-sft         sft    "--kind tinylora --r 2 --u 13 --tie all"           # 13
-row lora-r8-sft             sft    "--kind lora --r 8"                                # ~8.8M
+row lora-r8-sft             sft    "--kind lora --r 8"                                # 4,399,104
 ROWS="base tinylora-1-grpo tinylora-13-grpo tinylora-168-grpo tinylora-1344-grpo loraxs-r2-grpo lora-r1-grpo
       tinylora-13-bf16-grpo tinylora-13-sft lora-r8-sft"
 LEARNING_RATES=${REPLICATE_LEARNING_RATES:-"1e-4 3e-4 1e-3 3e-3 1e-2"}
