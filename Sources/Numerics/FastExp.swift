@@ -24,4 +24,15 @@ public enum FastExp {
         let scale = unsafeBitCast((integer &+ 127) &<< 23, to: SIMD16<Float>.self)
         return (p * scale).replacing(with: 0, where: underflow)
     }
+
+    /// The logistic function σ(g) = 1 / (1 + e^(−g)) on 16 lanes, from `nonPositive`: with e = e^(−|g|),
+    /// σ(g) = 1 / (1 + e) for g ≥ 0 and e / (1 + e) for g < 0 (never overflows; σ(g) = 0 exactly for g < −87.3).
+    /// Relative error about 1e-7. Used by the SwiGLU middle and its backward, so both see the same σ.
+    @inlinable @inline(__always)
+    public static func sigmoid(_ g: SIMD16<Float>) -> SIMD16<Float> {
+        let negative = g .< 0
+        let e = nonPositive(g.replacing(with: -g, where: .!negative))
+        let numerator = SIMD16<Float>(repeating: 1).replacing(with: e, where: negative)
+        return numerator / (1 + e)
+    }
 }

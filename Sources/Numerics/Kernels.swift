@@ -28,27 +28,60 @@ public enum Kernels {
 
     /// `out[i] = silu(gate[i]) · up[i]` with `silu(g) = g / (1 + e^(−g))` (the SwiGLU MLP's middle).
     /// `out` may alias either input.
+    /// σ is `FastExp.sigmoid` (16 lanes at a time; the tail is padded, so every element sees the same σ).
     public static func siluMul(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int,
                                into out: UnsafeMutablePointer<Float>) {
-        for i in 0 ..< count {
-            let g = gate[i]
-            out[i] = g / (1 + expf(-g)) * up[i]
+        var i = 0
+        while i + 16 <= count {
+            let g = load16(gate + i)
+            store16(g * FastExp.sigmoid(g) * load16(up + i), out + i)
+            i += 16
         }
+        guard i < count else { return }
+        var g = SIMD16<Float>(), u = SIMD16<Float>()
+        for k in 0 ..< count - i {
+            g[k] = gate[i + k]
+            u[k] = up[i + k]
+        }
+        let a = g * FastExp.sigmoid(g) * u
+        for k in 0 ..< count - i { out[i + k] = a[k] }
     }
 
-    /// In-place softmax of `x[0 ..< n]`: `x_i ← e^(x_i − max) / Σ_j e^(x_j − max)`.
+    /// In-place softmax of `x[0 ..< n]`: `x_i ← e^(x_i − max) / Σ_j e^(x_j − max)`, the exponentials by
+    /// `FastExp.nonPositive` 16 at a time (the tail padded with −∞, which contributes exactly 0), summed in fp32.
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
         guard n > 0 else { return }
         var m = x[0]
         for i in 1 ..< n where x[i] > m { m = x[i] }
-        var s: Float = 0
-        for i in 0 ..< n {
-            let e = expf(x[i] - m)
-            x[i] = e
-            s += e
+        var sum = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= n {
+            let e = FastExp.nonPositive(load16(x + i) - m)
+            store16(e, x + i)
+            sum += e
+            i += 16
         }
-        let inv = 1 / s
-        for i in 0 ..< n { x[i] *= inv }
+        if i < n {
+            var tail = SIMD16<Float>(repeating: -.infinity)
+            for k in 0 ..< n - i { tail[k] = x[i + k] }
+            let e = FastExp.nonPositive(tail - m)
+            for k in 0 ..< n - i { x[i + k] = e[k] }
+            sum += e
+        }
+        scale(x, by: 1 / sum.sum(), count: n)
+    }
+
+    /// `x ← a·x` in place.
+    public static func scale(_ x: UnsafeMutablePointer<Float>, by a: Float, count n: Int) {
+        var i = 0
+        while i + 16 <= n {
+            store16(load16(x + i) * a, x + i)
+            i += 16
+        }
+        while i < n {
+            x[i] *= a
+            i += 1
+        }
     }
 
     /// `log Σ_i e^(x_i)`, computed as `max + log Σ e^(x_i − max)` with a Double sum. −∞ for n = 0.

@@ -69,10 +69,18 @@ extension Dataset {
     /// - `gsm8k-test`: the GSM8K test split (fetched into `$TINYLORA_HOME/data` on first use);
     /// - `arith` / `arith:key=value,...`: the built-in word-problem generator (see `ArithmeticProblems`);
     /// - otherwise a path to a `.jsonl` or `.jsonl.gz` file (see `JSONLDataset` for the record forms).
-    /// A built-in name wins over a same-named file; write `./name` for the file.
+    /// A built-in name wins over a same-named file; write `./name` for the file. Any of them may end in
+    /// `:subset=N,seed=S`: a fixed seeded subset of N items (`DatasetSubset`).
     public static func load(_ spec: String, prompt: PromptFormat = .standard,
                             store: ModelStore = DatasetSources.store(),
                             reporter: FetchReporter = .standardError) throws -> Dataset {
+        let (base, subset) = try DatasetSubset.split(spec)
+        let whole = try loadWhole(base, prompt: prompt, store: store, reporter: reporter)
+        return try subset?.apply(to: whole) ?? whole
+    }
+
+    private static func loadWhole(_ spec: String, prompt: PromptFormat, store: ModelStore,
+                                  reporter: FetchReporter) throws -> Dataset {
         if spec == DatasetSources.gsm8kTest.name {
             let path = try DatasetSources.fetch(DatasetSources.gsm8kTest, store: store, reporter: reporter)
             return try DatasetSources.loadGSM8K(path: path, prompt: prompt)

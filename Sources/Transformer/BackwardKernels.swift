@@ -25,13 +25,32 @@ enum BackwardKernels {
 
     /// SwiGLU middle `a = silu(g)·u`, `silu(g) = g·σ(g)`: `dg = da·u·σ(g)·(1 + g·(1 − σ(g)))`, `du = da·silu(g)`.
     /// Overwrites `gate` with dg and `up` with du.
+    /// σ is `FastExp.sigmoid`, as in the forward's `Kernels.siluMul`.
     static func siluMul(gate: UnsafeMutablePointer<Float>, up: UnsafeMutablePointer<Float>,
                         outputGradient dA: UnsafePointer<Float>, count: Int) {
-        for i in 0 ..< count {
-            let g = gate[i], u = up[i], da = dA[i]
-            let sigma = 1 / (1 + expf(-g))
-            gate[i] = da * u * sigma * (1 + g * (1 - sigma))
-            up[i] = da * g * sigma
+        @inline(__always)
+        func lanes(_ g: SIMD16<Float>, _ u: SIMD16<Float>, _ da: SIMD16<Float>) -> (dg: SIMD16<Float>, du: SIMD16<Float>) {
+            let sigma = FastExp.sigmoid(g)
+            return (da * u * sigma * (1 + g * (1 - sigma)), da * g * sigma)
+        }
+        var i = 0
+        while i + 16 <= count {
+            let (dg, du) = lanes(load16(gate + i), load16(up + i), load16(dA + i))
+            store16(dg, gate + i)
+            store16(du, up + i)
+            i += 16
+        }
+        guard i < count else { return }
+        var g = SIMD16<Float>(), u = SIMD16<Float>(), da = SIMD16<Float>()
+        for k in 0 ..< count - i {
+            g[k] = gate[i + k]
+            u[k] = up[i + k]
+            da[k] = dA[i + k]
+        }
+        let (dg, du) = lanes(g, u, da)
+        for k in 0 ..< count - i {
+            gate[i + k] = dg[k]
+            up[i + k] = du[k]
         }
     }
 

@@ -46,7 +46,7 @@ extension TransformerModel {
                         lmHead.forward(normed, rows: count, into: z, threads: threads)
                         Parallel.forEach(count: count, threads: count < 4 ? 1 : threads) { i in
                             let row = z + i * vocab
-                            if temperature != 1 { HeadKernels.scale(row, by: inverseT, count: vocab) }
+                            if temperature != 1 { Kernels.scale(row, by: inverseT, count: vocab) }
                             lses[start + i] = HeadKernels.logSumExp(row, count: vocab)
                             out[start + i] = row[targets[start + i]] - lses[start + i]
                         }
@@ -111,7 +111,7 @@ extension TransformerModel {
                     }
                     Parallel.forEach(count: count, threads: count < 4 ? 1 : threads) { i in
                         let row = logits + i * vocab, w = weights[start + i], target = targets[start + i]
-                        if !fromStore, temperature != 1 { HeadKernels.scale(row, by: inverseT, count: vocab) }
+                        if !fromStore, temperature != 1 { Kernels.scale(row, by: inverseT, count: vocab) }
                         let lse = fromStore ? usable!.logSumExp(ofRow: rows[start + i])
                             : HeadKernels.logSumExp(row, count: vocab)
                         terms[start + i] = Double(w) * Double(row[target] - lse)
@@ -172,18 +172,6 @@ final class HeadLogitsStore {
 
 /// Vectorised row kernels of the head (exp by `expf` per lane would dominate: the vocabulary is ~150k wide).
 enum HeadKernels {
-    /// `x ← a·x`.
-    static func scale(_ x: UnsafeMutablePointer<Float>, by a: Float, count n: Int) {
-        var i = 0
-        while i + 16 <= n {
-            store16(load16(x + i) * a, x + i)
-            i += 16
-        }
-        while i < n {
-            x[i] *= a
-            i += 1
-        }
-    }
 
     /// `max + log Σ e^(x_i − max)`; the sum of exponentials is taken 16 lanes at a time in fp32 (then Double
     /// across lanes and the tail). −∞ for n = 0.

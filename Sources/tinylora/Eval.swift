@@ -12,7 +12,9 @@ struct Eval: ParsableCommand {
         {"prompt","completion"} with an optional "answer", or {"messages":[...]}), or a built-in name: gsm8k-test \
         (the 1319 GSM8K test problems, fetched into $TINYLORA_HOME/data on first use) or \
         arith[:n=N,seed=S,split=train|test,steps=A-B,max=M] (the built-in arithmetic word problems; default \
-        n=500, seed=0, split=train, steps=1-3, max=20). Questions are sent as one user message ending with \
+        n=500, seed=0, split=train, steps=1-3, max=20). Any of them may end in :subset=N,seed=S, a fixed seeded \
+        choice of N items kept in dataset order (e.g. gsm8k-test:subset=400,seed=2026; see DatasetSubset.swift). \
+        Questions are sent as one user message ending with \
         --suffix (default: the paper's ' Let's think step by step and output the final answer after "####".'), \
         after a --system message if given; "messages" records are sent as they are. All prompts are generated \
         together, at most --batch sequences at a time; the default is greedy decoding. The answer of a \

@@ -187,7 +187,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         // Everything that can fail on bad input is checked before the model is loaded.
-        if data == DatasetSources.gsm8kTest.name {
+        if (try? DatasetSubset.split(data).base) == DatasetSources.gsm8kTest.name {
             printErr("warning: gsm8k-test is the evaluation set: a model trained on it can no longer be evaluated on it")
         }
         let s = try settings()

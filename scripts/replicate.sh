@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Issue 6's paper-replication rows, one command per row (see RESULTS.md):
+#   bash scripts/replicate.sh sweep ROW   # choose ROW's learning rate on a validation split of generated problems
+#   bash scripts/replicate.sh run ROW     # train ROW (resumes an interrupted run), then score it on GSM8K
+#   bash scripts/replicate.sh list        # the rows
+# Training data: the built-in generator (results/configs/{grpo,sft}.yaml). Evaluation: the fixed GSM8K test subset
+# gsm8k-test:subset=400,seed=2026 (ids pinned in results/gsm8k-test-subset-400-seed-2026.txt), greedy, 512 new
+# tokens, the paper's prompt suffix; the same for every row. Long: a GRPO row is hours on a 2-core CPU; a killed run
+# continues where its last checkpoint left it. Outputs: runs/replicate/ROW (the run), results/rows/ROW (summary.json,
+# results.jsonl.gz, metrics.jsonl, train.json), results/adapters/ROW.tla, results/lr/ROW.tsv (the sweep).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+declare -A CONFIG ARGS
+row() { CONFIG[$1]=$2; ARGS[$1]=$3; }
+#   name                    config  adapter sizing (trainable parameters on Qwen2.5-0.5B, 168 modules)
+row tinylora-1-grpo         grpo   "--kind tinylora --r 2 --u 1 --tie all"            # 1
+row tinylora-13-grpo        grpo   "--kind tinylora --r 2 --u 13 --tie all"           # 13
+row tinylora-168-grpo       grpo   "--kind tinylora --r 2 --u 1 --tie 1"              # u=1 per module: 168
+row tinylora-1344-grpo      grpo   "--kind tinylora --r 2 --u 8 --tie 1"              # 1344
+row loraxs-r2-grpo          grpo   "--kind loraxs --r 2"                              # 672
+row lora-r1-grpo            grpo   "--kind lora --r 1"                                # 549,888
+row tinylora-13-bf16-grpo   grpo   "--kind tinylora --r 2 --u 13 --tie all --dtype bf16"  # 13, v saved in bf16
+row tinylora-13-sft         sft    "--kind tinylora --r 2 --u 13 --tie all"           # 13
+row lora-r8-sft             sft    "--kind lora --r 8"                                # 4,399,104
+ROWS="base tinylora-1-grpo tinylora-13-grpo tinylora-168-grpo tinylora-1344-grpo loraxs-r2-grpo lora-r1-grpo
+      tinylora-13-bf16-grpo tinylora-13-sft lora-r8-sft"
+LEARNING_RATES=${REPLICATE_LEARNING_RATES:-"1e-4 3e-4 1e-3 3e-3 1e-2"}
+EVAL_DATA=${REPLICATE_EVAL_DATA:-"gsm8k-test:subset=400,seed=2026"}
+VALIDATION_DATA=${REPLICATE_VALIDATION_DATA:-"arith:split=test,seed=7,n=100,steps=2-4,max=30"}
+MAX_TOKENS=${REPLICATE_MAX_TOKENS:-512}
+SWEEP_STEPS=${REPLICATE_SWEEP_STEPS:-20}
+MODEL=${REPLICATE_MODEL:-qwen2.5-coder-0.5b}
+# Only for a quick check of this script (e.g. "--steps 1 --batch 2 --group 2 --max-tokens 16"): appended to train.
+EXTRA=${REPLICATE_TRAIN_EXTRA:-}
+# Where results/ and runs/ go (default: the repository).
+ROOT=${REPLICATE_ROOT:-.}
+
+bin="$(swift build -c release --show-bin-path)/tinylora"
+[ -x "$bin" ] || swift build -c release --product tinylora
+weights=fp32
+grep -q avx512_bf16 /proc/cpuinfo && weights=bf16
+
+usage() { sed -n '2,5p' "$0" >&2; exit 2; }
+known() { [ "$1" = base ] || [ -n "${CONFIG[$1]:-}" ] || { echo "unknown row '$1'; rows: $ROWS" >&2; exit 2; }; }
+
+train_flags() { # ROW LR OUT
+    local config=${CONFIG[$1]} flags="--backward-weights $weights"
+    [ "$config" = grpo ] && flags="$flags --weights $weights"
+    echo "--config results/configs/$config.yaml --model $MODEL ${ARGS[$1]} --lr $2 --out $3 $flags $EXTRA"
+}
+
+evaluate() { # DATA OUT [ADAPTER]
+    local adapter=()
+    [ -n "${3:-}" ] && adapter=(--adapter "$3")
+    "$bin" eval --model "$MODEL" "${adapter[@]}" --data "$1" --max-tokens "$MAX_TOKENS" --batch 64 \
+        --weights "$weights" --out "$2" --json
+}
+
+train() { # ROW LR OUT [extra flags]
+    local row=$1 lr=$2 out=$3; shift 3
+    local resume=()
+    [ -d "$out/checkpoints" ] && resume=(--resume)
+    # shellcheck disable=SC2046
+    "$bin" train $(train_flags "$row" "$lr" "$out") "${resume[@]}" "$@" --json
+}
+
+case "${1:-}" in
+list) echo $ROWS ;;
+sweep)
+    row=${2:-}; [ -n "$row" ] || usage; known "$row"
+    [ "$row" != base ] || { echo "base has nothing to train" >&2; exit 2; }
+    mkdir -p "$ROOT/results/lr"
+    table=$ROOT/results/lr/$row.tsv
+    [ -f "$table" ] || printf 'lr\tvalidation_accuracy\tn\n' > "$table"
+    for lr in $LEARNING_RATES; do
+        grep -q "^$lr	" "$table" && continue
+        out=$ROOT/runs/replicate-sweep/$row-$lr
+        mkdir -p "$out"
+        train "$row" "$lr" "$out" --steps "$SWEEP_STEPS" > "$out/train.json"
+        summary=$(evaluate "$VALIDATION_DATA" "$out/validation" "$out/adapter.tla")
+        accuracy=$(echo "$summary" | sed -E 's/.*"accuracy":([0-9.eE+-]+).*/\1/')
+        n=$(echo "$summary" | sed -E 's/.*"n":([0-9]+).*/\1/')
+        printf '%s\t%s\t%s\n' "$lr" "$accuracy" "$n" >> "$table"
+    done
+    best=$(tail -n +2 "$table" | sort -t$'\t' -k2,2gr -k1,1g | head -1 | cut -f1)
+    echo "$best" > "$ROOT/results/lr/$row.txt"
+    echo "$row: learning rate $best ($table)"
+    ;;
+run)
+    row=${2:-}; [ -n "$row" ] || usage; known "$row"
+    dest=$ROOT/results/rows/$row
+    runs=$ROOT/runs/replicate
+    mkdir -p "$dest" "$ROOT/results/adapters" "$runs"
+    if [ "$row" = base ]; then
+        evaluate "$EVAL_DATA" "$runs/base/eval" > "$dest/summary.line.json"
+    else
+        [ -f "$ROOT/results/lr/$row.txt" ] || { echo "no learning rate for $row yet: run 'bash scripts/replicate.sh sweep $row' first" >&2; exit 1; }
+        lr=$(cat "$ROOT/results/lr/$row.txt")
+        out=$runs/$row
+        train "$row" "$lr" "$out" > "$dest/train.json"
+        cp "$out/metrics.jsonl" "$dest/metrics.jsonl"
+        cp "$out/adapter.tla" "$ROOT/results/adapters/$row.tla"
+        evaluate "$EVAL_DATA" "$out/eval" "$out/adapter.tla" > "$dest/summary.line.json"
+    fi
+    cp "$runs/$row/eval/summary.json" "$dest/summary.json"
+    gzip -9 -n -c "$runs/$row/eval/results.jsonl" > "$dest/results.jsonl.gz"
+    echo "$row: $(cat "$dest/summary.line.json")"
+    ;;
+*) usage ;;
+esac
