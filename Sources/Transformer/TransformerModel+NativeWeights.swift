@@ -4,9 +4,10 @@ import ModelFiles
 public enum LinearStorage: Sendable {
     /// Dequantized to fp32 on load (every format available; ~4 bytes per weight).
     case fp32
-    /// Only the file's quantized blocks (`Linear(quantized:)`): the forward runs from them (`WeightFormat.native`)
-    /// and the fp32 weights are never stored, so memory is the file's size plus the fp32 embedding, norms and
-    /// biases. Anything that needs fp32 `W` (the fp32 or bf16 forward, the backward, merges) decodes it on demand.
+    /// Only the file's quantized blocks (`Linear(quantized:)`, and the token embedding as `embeddingBlocks`): the
+    /// forward runs from them (`WeightFormat.native`) and the fp32 weights are never stored, so memory is about the
+    /// file's size (plus fp32 norms and biases). Anything that needs fp32 `W` (the fp32 or bf16 forward, the
+    /// backward, merges) decodes it on demand; the forward decodes only the embedding rows it looks up.
     case quantized
 }
 
@@ -74,8 +75,8 @@ extension TransformerModel {
         linearLayers.reduce(0) { $0 + ($1.quantizedWeight?.byteCount ?? 0) }
     }
 
-    /// Bytes of stored fp32 linear weights (0 for layers holding only their blocks; a tied head shares the
-    /// embedding's storage and is counted).
+    /// Bytes of stored fp32 linear weights (0 for layers holding only their blocks; a tied head sharing the fp32
+    /// embedding's storage is counted).
     public var fp32LinearWeightBytes: Int {
         linearLayers.reduce(0) { $0 + ($1.storesFP32Weight ? 4 * $1.outFeatures * $1.inFeatures : 0) }
     }

@@ -11,8 +11,19 @@ import Numerics
 /// `W_head` is `E` when embeddings are tied.
 public final class TransformerModel: CausalLM {
     public let config: TransformerConfig
-    /// `[vocabularySize, hiddenSize]`.
-    public var embedding: [Float]
+    /// `[vocabularySize, hiddenSize]`: the stored fp32 table, or the file's blocks decoded on demand when the model
+    /// keeps only those (`embeddingBlocks`; the forward then decodes just the rows it looks up). Assigning it stores
+    /// fp32 values and drops the blocks.
+    public var embedding: [Float] {
+        get { storedEmbedding ?? embeddingBlocks!.dequantized() }
+        set {
+            storedEmbedding = newValue
+            embeddingBlocks = nil
+        }
+    }
+    private var storedEmbedding: [Float]?
+    /// The token embedding as the GGUF file's blocks (`LinearStorage.quantized` with a quantized table), else nil.
+    public private(set) var embeddingBlocks: QuantizedMatrix?
     public let layers: [DecoderLayer]
     /// `[hiddenSize]`.
     public var finalNorm: [Float]
@@ -46,17 +57,18 @@ public final class TransformerModel: CausalLM {
             return v
         }
         self.config = config
-        embedding = try load(.embedding)
+        let tableBlocks = try blocks?.quantizedMatrix(.embedding, shape: TensorName.embedding.shape(config))
+        let table = tableBlocks == nil ? try load(.embedding) : nil
+        storedEmbedding = table
+        embeddingBlocks = tableBlocks
         layers = try (0 ..< config.layerCount).map {
             try DecoderLayer(index: $0, config: config, weights: weights, blocks: blocks)
         }
         finalNorm = try load(.finalNorm)
-        if config.tiedEmbeddings {
-            lmHead = try Linear(weight: embedding, outFeatures: config.vocabularySize, inFeatures: config.hiddenSize)
-            if let q = try blocks?.quantizedMatrix(.embedding, shape: TensorName.embedding.shape(config)) {
-                try lmHead.attachQuantized(q)
-                lmHead.forwardUsesQuantized = true
-            }
+        if config.tiedEmbeddings, let q = tableBlocks {
+            lmHead = try Linear(quantized: q)
+        } else if config.tiedEmbeddings, let table {
+            lmHead = try Linear(weight: table, outFeatures: config.vocabularySize, inFeatures: config.hiddenSize)
         } else if let q = try blocks?.quantizedMatrix(.lmHead, shape: TensorName.lmHead.shape(config)) {
             lmHead = try Linear(quantized: q)
         } else {
@@ -138,10 +150,17 @@ public final class TransformerModel: CausalLM {
         return Logits(values: values, rows: rows.count, vocabularySize: vocab)
     }
 
-    /// Copies the embedding rows of `tokens` (sequence after sequence) into `x` `[T, hidden]`.
+    /// Copies the embedding rows of `tokens` (sequence after sequence) into `x` `[T, hidden]` (decoding just those
+    /// rows when the table is kept as blocks).
     func embed(_ tokens: [[Int]], into x: UnsafeMutablePointer<Float>) {
         let hidden = config.hiddenSize
-        embedding.withUnsafeBufferPointer { e in
+        guard let storedEmbedding else {
+            for (row, id) in tokens.joined().enumerated() {
+                embeddingBlocks!.decodeRows(id ..< id + 1, into: x + row * hidden)
+            }
+            return
+        }
+        storedEmbedding.withUnsafeBufferPointer { e in
             var row = 0
             for seq in tokens {
                 for id in seq {

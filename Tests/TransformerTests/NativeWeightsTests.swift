@@ -41,8 +41,9 @@ final class NativeWeightsTests: XCTestCase {
             // for bit, and the fp32 forward (decoding on demand) gives the fp32 logits bit for bit.
             let blocksOnly = try TransformerModel.load(ggufPath: path, linearStorage: .quantized)
             XCTAssertEqual(blocksOnly.weightFormat, .native)
-            let tiedHeadBytes = blocksOnly.config.tiedEmbeddings ? 4 * blocksOnly.lmHead.outFeatures * blocksOnly.lmHead.inFeatures : 0
-            XCTAssertEqual(blocksOnly.fp32LinearWeightBytes, tiedHeadBytes, "\(file): only a tied head shares the fp32 embedding")
+            XCTAssertEqual(blocksOnly.fp32LinearWeightBytes, 0, "\(file): no fp32 copy of a linear layer")
+            XCTAssertNotNil(blocksOnly.embeddingBlocks, "\(file): the embedding table kept as blocks")
+            XCTAssertEqual(blocksOnly.embedding, model.embedding, "\(file): decoded on demand, the loaded fp32 table")
             XCTAssertEqual(blocksOnly.quantizedWeightBytes, model.quantizedWeightBytes)
             XCTAssertEqual(try BF16WeightsTests.lastLogits(blocksOnly, prompts), native, file)
             try blocksOnly.useWeights(.fp32)
