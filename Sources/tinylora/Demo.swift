@@ -56,7 +56,7 @@ struct Demo: ParsableCommand {
     var steps = 10
 
     @Option(help: "Prompts per GRPO step.")
-    var batch = 2
+    var batch = 3
 
     @Option(help: "Completions sampled per prompt.")
     var group = 8
