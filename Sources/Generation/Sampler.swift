@@ -128,18 +128,9 @@ public struct Sampler {
                 var i = 0
                 while i < values.count {
                     let lanes = min(16, values.count - i)
-                    var chunk = SIMD16<Float>(repeating: -.infinity)
-                    if lanes == 16 {
-                        chunk = UnsafeRawPointer(values.baseAddress! + i).loadUnaligned(as: SIMD16<Float>.self)
-                    } else {
-                        for lane in 0 ..< lanes { chunk[lane] = values[i + lane] }
-                    }
+                    let chunk = load16(values.baseAddress! + i, count: lanes, fill: -.infinity)
                     let e = FastExp.nonPositive(chunk - maximum).replacing(with: 0, where: chunk .< threshold)
-                    if lanes == 16 {
-                        UnsafeMutableRawPointer(w.baseAddress! + i).storeBytes(of: e, as: SIMD16<Float>.self)
-                    } else {
-                        for lane in 0 ..< lanes { w[i + lane] = e[lane] }
-                    }
+                    store16(e, w.baseAddress! + i, count: lanes)
                     total += SIMD16<Double>(e).sum()
                     i += 16
                 }

@@ -32,19 +32,12 @@ public enum Kernels {
     public static func siluMul(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, count: Int,
                                into out: UnsafeMutablePointer<Float>) {
         var i = 0
-        while i + 16 <= count {
-            let g = load16(gate + i)
-            store16(g * FastExp.sigmoid(g) * load16(up + i), out + i)
+        while i < count {
+            let lanes = min(16, count - i)
+            let g = load16(gate + i, count: lanes)
+            store16(g * FastExp.sigmoid(g) * load16(up + i, count: lanes), out + i, count: lanes)
             i += 16
         }
-        guard i < count else { return }
-        var g = SIMD16<Float>(), u = SIMD16<Float>()
-        for k in 0 ..< count - i {
-            g[k] = gate[i + k]
-            u[k] = up[i + k]
-        }
-        let a = g * FastExp.sigmoid(g) * u
-        for k in 0 ..< count - i { out[i + k] = a[k] }
     }
 
     /// In-place softmax of `x[0 ..< n]`: `x_i ← e^(x_i − max) / Σ_j e^(x_j − max)`, the exponentials by
@@ -55,18 +48,12 @@ public enum Kernels {
         for i in 1 ..< n where x[i] > m { m = x[i] }
         var sum = SIMD16<Float>()
         var i = 0
-        while i + 16 <= n {
-            let e = FastExp.nonPositive(load16(x + i) - m)
-            store16(e, x + i)
+        while i < n {
+            let lanes = min(16, n - i)
+            let e = FastExp.nonPositive(load16(x + i, count: lanes, fill: -.infinity) - m)
+            store16(e, x + i, count: lanes)
             sum += e
             i += 16
-        }
-        if i < n {
-            var tail = SIMD16<Float>(repeating: -.infinity)
-            for k in 0 ..< n - i { tail[k] = x[i + k] }
-            let e = FastExp.nonPositive(tail - m)
-            for k in 0 ..< n - i { x[i + k] = e[k] }
-            sum += e
         }
         scale(x, by: 1 / sum.sum(), count: n)
     }

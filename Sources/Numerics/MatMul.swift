@@ -130,6 +130,23 @@ public func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
 
+/// The `count` (1 ... 16) values at `p` in the first lanes, `fill` in the others: a row's last, partial chunk
+/// goes through the same SIMD16 arithmetic as the full ones.
+@inline(__always)
+public func load16(_ p: UnsafePointer<Float>, count: Int, fill: Float = 0) -> SIMD16<Float> {
+    if count == 16 { return load16(p) }
+    var v = SIMD16<Float>(repeating: fill)
+    for k in 0 ..< count { v[k] = p[k] }
+    return v
+}
+
+/// Stores the first `count` (1 ... 16) lanes of `v` at `p`.
+@inline(__always)
+public func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, count: Int) {
+    if count == 16 { return store16(v, p) }
+    for k in 0 ..< count { p[k] = v[k] }
+}
+
 /// `Σ a[i]·b[i]` in fp32 with SIMD16 partial sums.
 @inline(__always)
 public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {

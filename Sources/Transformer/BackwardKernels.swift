@@ -28,29 +28,14 @@ enum BackwardKernels {
     /// σ is `FastExp.sigmoid`, as in the forward's `Kernels.siluMul`.
     static func siluMul(gate: UnsafeMutablePointer<Float>, up: UnsafeMutablePointer<Float>,
                         outputGradient dA: UnsafePointer<Float>, count: Int) {
-        @inline(__always)
-        func lanes(_ g: SIMD16<Float>, _ u: SIMD16<Float>, _ da: SIMD16<Float>) -> (dg: SIMD16<Float>, du: SIMD16<Float>) {
-            let sigma = FastExp.sigmoid(g)
-            return (da * u * sigma * (1 + g * (1 - sigma)), da * g * sigma)
-        }
         var i = 0
-        while i + 16 <= count {
-            let (dg, du) = lanes(load16(gate + i), load16(up + i), load16(dA + i))
-            store16(dg, gate + i)
-            store16(du, up + i)
+        while i < count {
+            let lanes = min(16, count - i)
+            let g = load16(gate + i, count: lanes), u = load16(up + i, count: lanes), da = load16(dA + i, count: lanes)
+            let sigma = FastExp.sigmoid(g)
+            store16(da * u * sigma * (1 + g * (1 - sigma)), gate + i, count: lanes)
+            store16(da * g * sigma, up + i, count: lanes)
             i += 16
-        }
-        guard i < count else { return }
-        var g = SIMD16<Float>(), u = SIMD16<Float>(), da = SIMD16<Float>()
-        for k in 0 ..< count - i {
-            g[k] = gate[i + k]
-            u[k] = up[i + k]
-            da[k] = dA[i + k]
-        }
-        let (dg, du) = lanes(g, u, da)
-        for k in 0 ..< count - i {
-            gate[i + k] = dg[k]
-            up[i + k] = du[k]
         }
     }
 
