@@ -1,11 +1,28 @@
+import CKernels
 import Dispatch
 
 /// A minimal parallel-for over `count` independent chunks of work.
 ///
 /// With `threads <= 1` or a single chunk the body runs inline on the caller's thread; otherwise the chunks are
-/// spread over `min(threads, count)` workers of `DispatchQueue.concurrentPerform`, worker `w` taking chunks
-/// `w, w + workers, w + 2·workers, ...` (so work that grows with the index, like causal attention, stays balanced).
+/// spread over `min(threads, count)` workers, worker `w` taking chunks `w, w + workers, w + 2·workers, ...` (so
+/// work that grows with the index, like causal attention, stays balanced). Worker 0 is the calling thread, the
+/// others are persistent threads of `ck_pool_run` that spin briefly between jobs (a decode step runs hundreds of
+/// products of tens of microseconds each; waking a sleeping thread per product cost ~10 µs). A call made while the
+/// pool is busy (from inside a parallel body, or from another thread) uses `DispatchQueue.concurrentPerform`.
 public enum Parallel {
+    /// One job's state, reached by the pool's C workers through a pointer.
+    private struct Job {
+        let body: (Int) -> Void
+        let count: Int
+        let workers: Int
+    }
+
+    private static let runPart: ck_pool_task = { context, w in
+        let job = context!.assumingMemoryBound(to: Job.self)
+        let count = job.pointee.count, workers = job.pointee.workers
+        for i in stride(from: Int(w), to: count, by: workers) { job.pointee.body(i) }
+    }
+
     /// Calls `body(i)` exactly once for every `i` in `0 ..< count`.
     public static func forEach(count: Int, threads: Int, _ body: (Int) -> Void) {
         guard count > 0 else { return }
@@ -15,6 +32,8 @@ public enum Parallel {
             return
         }
         withoutActuallyEscaping(body) { body in
+            var job = Job(body: body, count: count, workers: workers)
+            if ck_pool_run(Int32(workers), runPart, &job) != 0 { return }
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 for i in stride(from: w, to: count, by: workers) { body(i) }
             }

@@ -10,7 +10,8 @@ import Numerics
 ///
 /// A sequence with at least `gemmMinTokens` new tokens (a prefill) is done per head with two GEMMs,
 /// `S = Q_h·K_gᵀ/√d` `[n, L]` (then the causal softmax per row) and `O_h = S·V_g` `[n, d]`; rows of shorter
-/// sequences (decode steps) are done one (row, kv head) at a time with dot products.
+/// sequences (decode steps) are done one (row, kv head) at a time, all the query heads of that kv head together
+/// (`DecodeAttention`'s AVX-512 kernels; portable dot products where the CPU lacks AVX-512).
 enum Attention {
     static let gemmMinTokens = 8
 
@@ -56,6 +57,7 @@ enum Attention {
         let items = shortRows.count * kvHeads
         let workers = items < 16 ? 1 : min(max(threads, 1), items)
         let longest = shortRows.map { layout.positions[$0] + 1 }.max()!
+        let vectorKernels = DecodeAttention.isSupported(headDim: d)
         layout.positions.withUnsafeBufferPointer { positions in
             layout.slots.withUnsafeBufferPointer { slots in
                 Parallel.forEach(count: workers, threads: workers) { w in
@@ -67,13 +69,21 @@ enum Attention {
                         let q0 = q + t * qDim + g * groupSize * d
                         let keys = cache.keys(layer: layer, slot: slots[t]) + g * d
                         let values = cache.values(layer: layer, slot: slots[t]) + g * d
+                        let o0 = out + t * qDim + g * groupSize * d
+                        if vectorKernels {
+                            DecodeAttention.scores(q: q0, heads: groupSize, headDim: d, keys: keys, stride: kvDim,
+                                                   length: length, scale: scale, into: scores)
+                            for i in 0 ..< groupSize { Kernels.softmax(scores + i * length, count: length) }
+                            DecodeAttention.values(p: scores, heads: groupSize, values: values, stride: kvDim,
+                                                   length: length, headDim: d, into: o0)
+                            continue
+                        }
                         for j in 0 ..< length {
                             let key = keys + j * kvDim
                             for i in 0 ..< groupSize {
                                 scores[i * length + j] = dot(q0 + i * d, key, count: d) * scale
                             }
                         }
-                        let o0 = out + t * qDim + g * groupSize * d
                         o0.update(repeating: 0, count: groupSize * d)
                         for i in 0 ..< groupSize { Kernels.softmax(scores + i * length, count: length) }
                         for j in 0 ..< length {

@@ -145,4 +145,34 @@ final class KernelTests: XCTestCase {
             XCTAssertEqual(covered, [Int](repeating: 1, count: 103))
         }
     }
+
+    /// The spinning pool under churn: thousands of short jobs with worker counts going up and down (threads made
+    /// earlier sit out of smaller jobs), jobs started from inside a job (the busy pool falls back to Dispatch), and
+    /// jobs from several threads at once. Every index is visited exactly once and nothing hangs.
+    func testParallelPoolUnderChurnNestingAndConcurrentCallers() {
+        for round in 0 ..< 3000 {
+            let threads = [2, 3, 2, 4, 2, 1][round % 6]
+            var hits = [Int](repeating: 0, count: 37)
+            hits.withUnsafeMutableBufferPointer { h in
+                Parallel.forEach(count: 37, threads: threads) { h[$0] += 1 }
+            }
+            XCTAssertEqual(hits, [Int](repeating: 1, count: 37), "round \(round), \(threads) threads")
+        }
+        var nested = [Int](repeating: 0, count: 4 * 50)
+        nested.withUnsafeMutableBufferPointer { h in
+            Parallel.forEach(count: 4, threads: 2) { outer in
+                Parallel.forEach(count: 50, threads: 2) { inner in h[outer * 50 + inner] += 1 }
+            }
+        }
+        XCTAssertEqual(nested, [Int](repeating: 1, count: 200))
+        var concurrent = [Int](repeating: 0, count: 3 * 400 * 64)
+        concurrent.withUnsafeMutableBufferPointer { h in
+            DispatchQueue.concurrentPerform(iterations: 3) { caller in
+                for job in 0 ..< 400 {
+                    Parallel.forEach(count: 64, threads: 2) { h[(caller * 400 + job) * 64 + $0] += 1 }
+                }
+            }
+        }
+        XCTAssertEqual(concurrent, [Int](repeating: 1, count: 3 * 400 * 64))
+    }
 }

@@ -98,4 +98,28 @@ void ck_quant_dot_rows(uint32_t type, const uint8_t *base, size_t row_bytes, con
                        int row_end, int k, const int16_t *xq, const float *dx, const float *cx16, int m, float *y,
                        int ldy, int accumulate);
 
+/// Decode-time attention scores of one query row for the `heads` query heads that share one kv head:
+///     scores[i][j] = scale · Σ_e q[i][e] · keys[j][e]        i < heads, j < length, e < d
+/// q [heads, d] contiguous; key row j at keys + j·stride; scores [heads, length]. d must be a multiple of 16.
+/// Requires ck_avx512_supported().
+void ck_attention_decode_scores(const float *q, int heads, int d, const float *keys, long stride, int length,
+                                float scale, float *scores);
+
+/// The weighted sum of cached values for the same heads:
+///     out[i][e] = Σ_j p[i][j] · values[j][e]                 i < heads, e < d, j < length
+/// p [heads, length] (the softmaxed scores); value row j at values + j·stride; out [heads, d], overwritten.
+/// d must be a multiple of 16. Requires ck_avx512_supported().
+void ck_attention_decode_values(const float *p, int heads, const float *values, long stride, int length, int d,
+                                float *out);
+
+/// A job part: `task(context, worker)` for worker 0 ..< workers.
+typedef void (*ck_pool_task)(void *context, int worker);
+
+/// Runs task(context, w) for w = 0 ..< workers at the same time, w = 0 on the calling thread and the others on
+/// persistent pool threads (created on first use; they spin ~0.2 ms after each job before sleeping, so jobs that
+/// follow each other closely start without a thread wake-up). Returns 1 when done; returns 0 without running
+/// anything when the pool is already running a job (a nested or concurrent call), when workers < 2 or > 64, or when
+/// threads cannot be created: the caller then runs the parts another way.
+int ck_pool_run(int workers, ck_pool_task task, void *context);
+
 #endif

@@ -1,0 +1,26 @@
+import CKernels
+
+/// The two products of decode-time attention for the query heads of one row that share one kv head (AVX-512,
+/// `ck_attention_decode_scores` / `ck_attention_decode_values`), with `G` heads, head size `d`, `L` cached positions
+/// and cached rows `stride` floats apart:
+///
+///     scores[i, j] = scale · q[i]·K[j]      q [G, d], K [L, d], scores [G, L]
+///     out[i]       = Σ_j p[i, j] · V[j]     p [G, L], V [L, d], out [G, d] (overwritten)
+///
+/// Each cached key and value row is read once for all G heads.
+public enum DecodeAttention {
+    /// Whether the kernels run here (AVX-512 F and the head size a multiple of 16); callers fall back otherwise.
+    public static func isSupported(headDim d: Int) -> Bool { BlockDecode.isSupported && d % 16 == 0 && d > 0 }
+
+    @inline(__always)
+    public static func scores(q: UnsafePointer<Float>, heads: Int, headDim d: Int, keys: UnsafePointer<Float>,
+                              stride: Int, length: Int, scale: Float, into scores: UnsafeMutablePointer<Float>) {
+        ck_attention_decode_scores(q, Int32(heads), Int32(d), keys, stride, Int32(length), scale, scores)
+    }
+
+    @inline(__always)
+    public static func values(p: UnsafePointer<Float>, heads: Int, values: UnsafePointer<Float>, stride: Int,
+                              length: Int, headDim d: Int, into out: UnsafeMutablePointer<Float>) {
+        ck_attention_decode_values(p, Int32(heads), values, stride, Int32(length), Int32(d), out)
+    }
+}
