@@ -1,3 +1,5 @@
+import Numerics
+
 /// A metadata value in a GGUF file. Integer widths are kept so a file can be written back unchanged.
 public indirect enum GGUFValue: Equatable, Sendable {
     case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
@@ -240,6 +242,7 @@ public final class GGUFFile: @unchecked Sendable {
         let raw = rawData(info)
         return try [Float](unsafeUninitializedCapacity: info.elementCount) { buf, n in
             if info.elementCount > 0 {
+                HugePages.advise(buf.baseAddress!, count: info.elementCount)
                 try Dequantize.decodeParallel(info.type, raw, count: info.elementCount, into: buf.baseAddress!)
             }
             n = info.elementCount

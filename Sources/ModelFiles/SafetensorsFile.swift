@@ -112,7 +112,10 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
         // F32/F16/BF16 are stored exactly like the GGUF types of the same name.
         return try [Float](unsafeUninitializedCapacity: count) { buf, n in
-            if count > 0 { try Dequantize.decodeParallel(same, raw, count: count, into: buf.baseAddress!) }
+            if count > 0 {
+                HugePages.advise(buf.baseAddress!, count: count)
+                try Dequantize.decodeParallel(same, raw, count: count, into: buf.baseAddress!)
+            }
             n = count
         }
     }

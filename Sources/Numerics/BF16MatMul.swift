@@ -71,6 +71,7 @@ public final class PackedBF16Matrix: @unchecked Sendable {
         let count = ck_bf16_packed_count(Int32(n), Int32(k))
         storage = UnsafeMutableRawPointer.allocate(byteCount: count * 2, alignment: 64)
             .bindMemory(to: UInt16.self, capacity: count)
+        HugePages.advise(storage, count: count)
         let parts = n * k < 1 << 18 ? 1 : threads
         let storage = storage
         Parallel.forRanges(total: blocks, parts: parts, threads: threads) { r in

@@ -1,3 +1,5 @@
+import Numerics
+
 /// Logits for a set of positions: `rows` rows of `vocabularySize` floats, row-major.
 public struct Logits {
     public var values: [Float]
@@ -55,11 +57,13 @@ public final class KVCache {
         let n = slots * capacity * kvDim
         keys = (0 ..< layers).map { _ in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            HugePages.advise(p, count: max(n, 1))
             p.initialize(repeating: 0, count: max(n, 1))
             return p
         }
         values = (0 ..< layers).map { _ in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            HugePages.advise(p, count: max(n, 1))
             p.initialize(repeating: 0, count: max(n, 1))
             return p
         }

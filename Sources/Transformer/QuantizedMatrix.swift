@@ -111,6 +111,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// All weights in fp32 `[outFeatures, inFeatures]` (HF order).
     public func dequantized() -> [Float] {
         [Float](unsafeUninitializedCapacity: outFeatures * inFeatures) { buffer, count in
+            HugePages.advise(buffer.baseAddress!, count: outFeatures * inFeatures)
             decodeRows(0 ..< outFeatures, into: buffer.baseAddress!)
             count = outFeatures * inFeatures
         }
