@@ -55,8 +55,10 @@ enum Attention {
         let shortRows = layout.sequences.filter { $0.count < gemmMinTokens }.flatMap { $0.firstRow ..< $0.firstRow + $0.count }
         guard !shortRows.isEmpty else { return }
         let items = shortRows.count * kvHeads
-        let workers = items < 16 ? 1 : min(max(threads, 1), items)
         let longest = shortRows.map { layout.positions[$0] + 1 }.max()!
+        // Split when there are at least ~1k cached rows to read (a few µs of work per worker): a single sequence's
+        // kv heads go to different workers once its context is long.
+        let workers = items * longest < 1024 ? 1 : min(max(threads, 1), items)
         let vectorKernels = DecodeAttention.isSupported(headDim: d)
         layout.positions.withUnsafeBufferPointer { positions in
             layout.slots.withUnsafeBufferPointer { slots in
