@@ -445,6 +445,21 @@ def bench_factors(binary, model, a):
 
 # ---------------------------------------------------------------- main
 
+def rerender(path):
+    from bench_report import read_block, write_output  # noqa: E402
+    raw = read_block(path)
+    if raw is None or "run" not in raw:
+        sys.exit(f"{path}: no generated block with the run's details to rebuild from (written by an older bench.py?)")
+    run = raw["run"]
+    a = argparse.Namespace(output=path, **run["args"])
+    state = {"args": a, "info": run["info"], "load_before": run["load_before"], "load_after": run["load_after"],
+             "started": run["started"], "results": raw["results"], "bandwidth": raw["bandwidth"],
+             "facts": raw["facts"], "rows": run["rows"], "models": run["models"], "done": run["done"],
+             "command": run["command"]}
+    write_output(a, state)
+    print(f"rebuilt the generated block of {path}", file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default=",".join(MODELS), help="comma-separated built-in model names")
@@ -463,12 +478,17 @@ def main():
                     help="file whose generated block is rewritten, or - to print the block")
     ap.add_argument("--only-factors", action="store_true",
                     help="run only the factors row and print it as JSON (nothing written)")
+    ap.add_argument("--rerender", metavar="FILE",
+                    help="rebuild the generated block of FILE from the raw JSON it embeds (no measurement): "
+                         "after a change to the report's tables or targets")
     ap.add_argument("--worker", choices=["transformers", "llama.cpp", "bandwidth"], help=argparse.SUPPRESS)
     ap.add_argument("--path", help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
         return run_worker(a)
+    if a.rerender:
+        return rerender(a.rerender)
 
     models = a.models.split(",")
     rows = a.rows.split(",")

@@ -17,6 +17,23 @@ RATIOS = [("ours", "transformers"), ("ours", "llama.cpp-f32"), ("ours-bf16", "tr
           ("ours-bf16", "llama.cpp-f32"), ("ours-native", "llama.cpp")]
 
 
+# The arguments a report depends on (kept in the raw JSON so `bench.py --rerender` can rebuild the block).
+RUN_ARGS = ["runs", "threads", "prompt_tokens", "new_tokens", "backward_sequences", "backward_tokens"]
+
+
+def read_block(path):
+    """The raw JSON embedded in the generated block of `path` (None when there is none)."""
+    with open(path) as f:
+        text = f.read()
+    if BEGIN not in text or END not in text:
+        return None
+    block = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    start = block.find("```json\n")
+    if start < 0:
+        return None
+    return json.loads(block[start + 8:].split("\n```", 1)[0])
+
+
 def fmt(x, digits=1):
     return "–" if x is None else f"{x:.{digits}f}"
 
@@ -154,12 +171,15 @@ def targets(a, state):
             check("decode, batch 1: ours bf16 / llama.cpp F32", m, f"{q:.2f}×" if q else "", "≥ 1.6×",
                   None if q is None else q >= 1.6, "needs ours-bf16 (tinylora bench --weights bf16) and llama.cpp-f32")
             note = "" if a.prompt_tokens == 512 else f" (run with {a.prompt_tokens}-token prompts)"
-            q = ratio(gen(m, 1, "ours", "prefill"), gen(m, 1, "llama.cpp-f32", "prefill"))
-            check("prefill of a 512-token prompt: ours fp32 / llama.cpp F32" + note, m, f"{q:.2f}×" if q else "",
-                  "≥ 1×", None if q is None else q >= 1, "needs batch 1, ours and llama.cpp-f32")
-            q = ratio(gen(m, 1, "ours", "prefill"), gen(m, 1, "transformers", "prefill"))
-            check("prefill of a 512-token prompt: ours fp32 / transformers fp32" + note, m, f"{q:.2f}×" if q else "",
-                  "≥ 1.5×", None if q is None else q >= 1.5, "needs batch 1, ours and transformers")
+            for e in ("ours", "ours-bf16"):
+                q = ratio(gen(m, 1, e, "prefill"), gen(m, 1, "llama.cpp-f32", "prefill"))
+                check(f"prefill of a 512-token prompt: {ENGINE_NAMES[e]} / llama.cpp F32" + note, m,
+                      f"{q:.2f}×" if q else "", "≥ 1×", None if q is None else q >= 1,
+                      f"needs batch 1, {e} and llama.cpp-f32")
+                q = ratio(gen(m, 1, e, "prefill"), gen(m, 1, "transformers", "prefill"))
+                check(f"prefill of a 512-token prompt: {ENGINE_NAMES[e]} / transformers fp32" + note, m,
+                      f"{q:.2f}×" if q else "", "≥ 1.5×", None if q is None else q >= 1.5,
+                      f"needs batch 1, {e} and transformers")
         for row, ref, name, threshold in [("backward", "peft", "adapter forward+backward: ours / PyTorch+PEFT", 2),
                                           ("grpo", "trl", "one GRPO step: ours / TRL+PEFT", 10)]:
             if row not in state["rows"]:
@@ -239,12 +259,17 @@ def render(a, state):
         f"- Python {v['python']}, torch {v['torch']}, transformers {v['transformers']}, peft {v['peft']}, "
         f"trl {v['trl']}, accelerate {v['accelerate']}, gguf {v['gguf']}, llama-cpp-python {v['llama_cpp']}, "
         f"numpy {v['numpy']}",
-        "- command: `\"$(bash scripts/reference-env.sh | tail -1)\" scripts/bench.py " + " ".join(sys.argv[1:]) + "`",
+        "- command: `\"$(bash scripts/reference-env.sh | tail -1)\" scripts/bench.py "
+        + " ".join(state.get("command", sys.argv[1:])) + "`",
         "",
         "<details><summary>Raw runs (JSON)</summary>",
         "",
         "```json",
-        json.dumps({"bandwidth": bw, "facts": state["facts"], "results": results}),
+        json.dumps({"bandwidth": bw, "facts": state["facts"], "results": results,
+                    "run": {"started": state["started"], "load_before": state["load_before"],
+                            "load_after": load_after, "info": info, "rows": state["rows"], "models": models,
+                            "done": done, "command": state.get("command", sys.argv[1:]),
+                            "args": {k: getattr(a, k) for k in RUN_ARGS}}}),
         "```",
         "",
         "</details>",
