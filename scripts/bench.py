@@ -62,8 +62,8 @@ Rewritten after every row, so an interrupted run leaves its partial results (mar
 
 Run it with the reference environment (scripts/reference-env.sh prints its python):
     "$(bash scripts/reference-env.sh | tail -1)" scripts/bench.py
-All rows, both models, 3 runs: roughly 3 hours on the 2 cores when quiet (the PyTorch references dominate: the
-PEFT and TRL rows on Qwen alone take about an hour), more under load.
+All rows, both models, 3 runs: about an hour on the 2 cores when quiet (57 min on 2026-11-28; the PyTorch
+references dominate), more under load.
 Development runs: e.g. --models smollm2-135m --rows generate --batches 1 --engines ours,llama.cpp-f32 --runs 1
 --new-tokens 16 --output -
 """

@@ -18,9 +18,12 @@ extension Bench {
     func runBackward() throws {
         guard promptTokens >= 2 else { throw CLIError("--backward needs --prompt-tokens >= 2 (one token is predicted from the one before)") }
         guard u >= 1 else { throw CLIError("--u must be >= 1, not \(u)") }
+        let format = try WeightsOption.parse(weights, forwardOnly: false)
         let opened = try modelOptions.open()
         let loadStart = now()
-        let model = try opened.transformer()
+        // As `train --weights bf16 --backward-weights bf16`: a GGUF model's quantized layers then keep only their
+        // blocks (the bf16 copies are packed from them; no fp32 copy).
+        let model = try opened.transformer(rolloutsIn: format, backwardIn: format)
         let loadSeconds = now() - loadStart
         guard promptTokens <= model.contextLength else {
             throw CLIError("--prompt-tokens \(promptTokens) exceeds the model's context of \(model.contextLength)")
@@ -34,7 +37,6 @@ extension Bench {
         let adapter = try Adapter(base: base)
         // --weights bf16: the forward and the input gradients from bf16 copies of W and Wᵀ (training's
         // --backward-weights bf16); packing is not timed.
-        let format = try WeightsOption.parse(weights, forwardOnly: false)
         try model.useWeights(format)
         try model.useBackwardWeights(format)
 

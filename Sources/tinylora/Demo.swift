@@ -103,7 +103,10 @@ struct Demo: ParsableCommand {
         let opened = try OpenedModel(location: resolveModel(model),
                                      threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let tokenizer = try opened.tokenizer()
-        let transformer = try opened.transformer(forwardIn: try WeightsOption.parse(weights, allowingAuto: true))
+        let weightFormat = try WeightsOption.parse(weights, allowingAuto: true)
+        let backwardFormat = try WeightsOption.parse(backwardWeights, option: "--backward-weights", allowingAuto: true,
+                                                     forwardOnly: false)
+        let transformer = try opened.transformer(rolloutsIn: weightFormat, backwardIn: backwardFormat)
         let configuration = AdapterConfiguration(method: .tinyLoRA, rank: 2, u: u, tying: .all, seed: 42)
         let plan = try AdapterPlan(configuration: configuration, model: transformer.config)
         let base = try FrozenBase.build(plan: plan, model: transformer.config,
@@ -112,9 +115,6 @@ struct Demo: ParsableCommand {
         printErr("model \(model): \(plan.modules.count) target modules, TinyLoRA factors built in "
             + String(format: "%.1f s", base.seconds) + "; training \(plan.trainableParameterCount) parameters")
 
-        let weightFormat = try WeightsOption.parse(weights, allowingAuto: true)
-        let backwardFormat = try WeightsOption.parse(backwardWeights, option: "--backward-weights", allowingAuto: true,
-                                                     forwardOnly: false)
         printErr("weights: \(weightFormat.rawValue) for evaluations and rollouts, \(backwardFormat.rawValue) for the "
             + "training backward")
         let generator = Generator(model: transformer)

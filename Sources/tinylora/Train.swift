@@ -207,7 +207,8 @@ struct Train: ParsableCommand {
 
         let opened = try modelOptions.open()
         let tokenizer = try opened.tokenizer()
-        let model = try opened.transformer(forwardIn: rolloutWeights)
+        let backwardFormat = try WeightsOption.parse(backwardWeights, option: "--backward-weights", forwardOnly: false)
+        let model = try opened.transformer(rolloutsIn: rolloutWeights, backwardIn: backwardFormat)
         let plan = try AdapterPlan(configuration: adapterConfiguration, model: model.config)
         let base = try FrozenBase.build(plan: plan, model: model.config, weights: try opened.weightSource(model.config),
                                         threads: opened.threads)
@@ -215,7 +216,7 @@ struct Train: ParsableCommand {
         let trainer = try AdapterTrainer(model: model, tokenizer: tokenizer, adapter: adapter, dataset: dataset,
                                          reward: rewardFunction, settings: s, run: runDirectory)
         try trainer.useRolloutWeights(rolloutWeights)
-        try trainer.useBackwardWeights(try WeightsOption.parse(backwardWeights, option: "--backward-weights", forwardOnly: false))
+        try trainer.useBackwardWeights(backwardFormat)
         if !json {
             printErr("training \(plan.trainableParameterCount) parameters (\(adapterConfiguration.method), "
                 + "\(plan.groupCount) group(s) over \(plan.modules.count) modules) with \(s.method.rawValue) on "
