@@ -5,18 +5,16 @@
 
 #define CK_AVX512F __attribute__((target("avx512f,avx512dq")))
 
-// Lane sums of four vectors: [Σa, Σb, Σc, Σd].
-CK_AVX512F static inline __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
-    // Per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3] and the same for c, d.
-    __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
-    __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
-    // Per 128-bit lane: [Σa, Σb, Σc, Σd] of that lane's four elements.
-    __m512 abcd = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
-                                _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
-    __m256 half = _mm256_add_ps(_mm512_castps512_ps256(abcd), _mm512_extractf32x8_ps(abcd, 1));
-    return _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
+// The lane sum of `v` in the order of Numerics' `SIMD16.laneSum` (halves: lanes i + i+8, then i + i+4, then
+// i + i+2, then 0 + 1), so these scores equal `dot(q, k) * scale` of the portable path bit for bit.
+CK_AVX512F static inline float lane_sum(__m512 v) {
+    __m256 h8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 h4 = _mm_add_ps(_mm256_castps256_ps128(h8), _mm256_extractf128_ps(h8, 1));
+    __m128 h2 = _mm_add_ps(h4, _mm_movehl_ps(h4, h4));
+    return _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
 }
 
+// One FMA chain per key over the chunks of d (the portable `dot`'s order), four keys at a time for loads in flight.
 CK_AVX512F void ck_attention_decode_scores(const float *q, int heads, int d, const float *keys, long stride,
                                            int length, float scale, float *scores) {
     const int chunks = d / 16;
@@ -35,46 +33,54 @@ CK_AVX512F void ck_attention_decode_scores(const float *q, int heads, int d, con
                 a2 = _mm512_fmadd_ps(qc, _mm512_loadu_ps(k0 + 2 * stride + 16 * c), a2);
                 a3 = _mm512_fmadd_ps(qc, _mm512_loadu_ps(k0 + 3 * stride + 16 * c), a3);
             }
-            _mm_storeu_ps(si + j, _mm_mul_ps(sum4(a0, a1, a2, a3), _mm_set1_ps(scale)));
+            si[j] = lane_sum(a0) * scale;
+            si[j + 1] = lane_sum(a1) * scale;
+            si[j + 2] = lane_sum(a2) * scale;
+            si[j + 3] = lane_sum(a3) * scale;
         }
         for (; j < length; j++) {
             const float *kj = keys + (long)j * stride;
             __m512 a = _mm512_setzero_ps();
             for (int c = 0; c < chunks; c++)
                 a = _mm512_fmadd_ps(_mm512_loadu_ps(qi + 16 * c), _mm512_loadu_ps(kj + 16 * c), a);
-            si[j] = _mm512_reduce_add_ps(a) * scale;
+            si[j] = lane_sum(a) * scale;
         }
     }
 }
 
-// Up to 8 heads at a time, two accumulators per head (even and odd positions) for independent FMA chains.
+// Heads in blocks whose outputs fit in 16 registers; each output element accumulates out = fma(p[i][j], v[j], out)
+// for j = 0, 1, 2, ... in order (the portable `axpy` loop's arithmetic, bit for bit).
 CK_AVX512F static void weighted_values_block(const float *p, long ldp, int heads, const float *values, long stride,
-                                             int length, int d, float *out) {
-    for (int c = 0; c < d / 16; c++) {
-        __m512 even[8], odd[8];
-        for (int i = 0; i < heads; i++) { even[i] = _mm512_setzero_ps(); odd[i] = _mm512_setzero_ps(); }
-        const float *v = values + 16 * c;
-        int j = 0;
-        for (; j + 2 <= length; j += 2) {
-            __m512 v0 = _mm512_loadu_ps(v + (long)j * stride);
-            __m512 v1 = _mm512_loadu_ps(v + (long)(j + 1) * stride);
-            for (int i = 0; i < heads; i++) {
-                even[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[i * ldp + j]), v0, even[i]);
-                odd[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[i * ldp + j + 1]), v1, odd[i]);
-            }
+                                             int length, int chunks, float *out, long ldo) {
+    __m512 acc[16];
+    for (int t = 0; t < heads * chunks; t++) acc[t] = _mm512_setzero_ps();
+    for (int j = 0; j < length; j++) {
+        const float *v = values + (long)j * stride;
+        for (int c = 0; c < chunks; c++) {
+            __m512 vc = _mm512_loadu_ps(v + 16 * c);
+            for (int i = 0; i < heads; i++)
+                acc[i * chunks + c] = _mm512_fmadd_ps(_mm512_set1_ps(p[i * ldp + j]), vc, acc[i * chunks + c]);
         }
-        if (j < length) {
-            __m512 v0 = _mm512_loadu_ps(v + (long)j * stride);
-            for (int i = 0; i < heads; i++) even[i] = _mm512_fmadd_ps(_mm512_set1_ps(p[i * ldp + j]), v0, even[i]);
-        }
-        for (int i = 0; i < heads; i++) _mm512_storeu_ps(out + (long)i * d + 16 * c, _mm512_add_ps(even[i], odd[i]));
     }
+    for (int i = 0; i < heads; i++)
+        for (int c = 0; c < chunks; c++) _mm512_storeu_ps(out + (long)i * ldo + 16 * c, acc[i * chunks + c]);
 }
 
 CK_AVX512F void ck_attention_decode_values(const float *p, int heads, const float *values, long stride, int length,
                                            int d, float *out) {
-    for (int h0 = 0; h0 < heads; h0 += 8) {
-        int n = heads - h0 < 8 ? heads - h0 : 8;
-        weighted_values_block(p + (long)h0 * length, length, n, values, stride, length, d, out + (long)h0 * d);
+    const int chunks = d / 16;
+    if (chunks > 16) {  // very wide heads: 16 columns at a time
+        for (int c0 = 0; c0 < chunks; c0 += 16) {
+            int n = chunks - c0 < 16 ? chunks - c0 : 16;
+            for (int i = 0; i < heads; i++)
+                weighted_values_block(p + (long)i * length, length, 1, values + 16 * c0, stride, length, n,
+                                      out + (long)i * d + 16 * c0, d);
+        }
+        return;
+    }
+    const int block = 16 / chunks;
+    for (int h0 = 0; h0 < heads; h0 += block) {
+        int n = heads - h0 < block ? heads - h0 : block;
+        weighted_values_block(p + (long)h0 * length, length, n, values, stride, length, chunks, out + (long)h0 * d, d);
     }
 }

@@ -56,5 +56,21 @@ final class BF16BackwardTests: XCTestCase {
         XCTAssertLessThan(abs(bf16.loss - fp32.loss) / abs(fp32.loss), 0.02)
         XCTAssertEqual(again.loss, fp32.loss)
         XCTAssertEqual(again.gradient, fp32.gradient)
+
+        // The same bf16 passes on a model that holds its quantized layers as blocks only (what train/demo load when
+        // no pass needs fp32): the bf16 copies packed from the decoded blocks are the same bytes, so the gradient is
+        // the same bit for bit, and no fp32 copy of a quantized layer is ever stored.
+        let blocksOnly = try TransformerModel.load(ggufPath: Support.modelPath("Qwen2.5-Coder-0.5B-Instruct.gguf"),
+                                                   threads: 2, linearStorage: .quantized)
+        try blocksOnly.useWeights(.bf16, keepPacked: true)
+        try blocksOnly.useBackwardWeights(.bf16, keepPacked: true)
+        let fromBlocks = try adapter.lossAndGradient(model: blocksOnly, tokens: tokens, completionStart: starts,
+                                                     temperature: 0.9) { i, logps in
+            let a: Float = [1.2, -0.8, 0.5, -1.0, 0.9, -0.4][i]
+            return logps.map { a * (1 + 0.01 * $0) }
+        }
+        XCTAssertEqual(blocksOnly.fp32LinearWeightBytes, 0)
+        XCTAssertEqual(fromBlocks.loss, bf16.loss)
+        XCTAssertEqual(fromBlocks.gradient, bf16.gradient)
     }
 }

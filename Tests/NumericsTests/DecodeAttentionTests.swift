@@ -1,8 +1,9 @@
 import Numerics
 import XCTest
 
-/// The AVX-512 decode-attention products against fp64 loops, over head counts that cross the 8-head register block,
-/// lengths that leave every remainder of the 4-key and 2-key unrolls, and strides wider than a head.
+/// The AVX-512 decode-attention products against fp64 loops and, bit for bit, against the portable path's arithmetic
+/// (`dot(q, k) * scale`, then `out = fma(p, v, out)` over the positions in order), over head counts that cross the
+/// register blocks, lengths that leave every remainder of the 4-key unroll, and strides wider than a head.
 final class DecodeAttentionTests: XCTestCase {
     func testScoresAndWeightedValuesMatchFP64() throws {
         try XCTSkipUnless(DecodeAttention.isSupported(headDim: 64), "needs AVX-512F")
@@ -28,6 +29,15 @@ final class DecodeAttentionTests: XCTestCase {
                         }
                     }
                     XCTAssertLessThan(worst, 1e-5, "scores d \(d) heads \(heads) length \(length)")
+                    let portableScores: [Float] = q.withUnsafeBufferPointer { qp in
+                        cache.withUnsafeBufferPointer { c in
+                            (0 ..< heads * length).map { t in
+                                dot(qp.baseAddress! + (t / length) * d, c.baseAddress! + d + (t % length) * stride,
+                                    count: d) * scale
+                            }
+                        }
+                    }
+                    XCTAssertEqual(scores, portableScores, "scores bit for bit, d \(d) heads \(heads) length \(length)")
 
                     let p = rng.array(heads * length)
                     var out = [Float](repeating: .nan, count: heads * d)
@@ -44,6 +54,16 @@ final class DecodeAttentionTests: XCTestCase {
                         }
                     }
                     XCTAssertLessThan(worst, 1e-4, "values d \(d) heads \(heads) length \(length)")
+                    var portable = [Float](repeating: 0, count: heads * d)
+                    for i in 0 ..< heads {
+                        for j in 0 ..< length {
+                            for e in 0 ..< d {
+                                portable[i * d + e] = portable[i * d + e].addingProduct(p[i * length + j],
+                                                                                        cache[d + j * stride + e])
+                            }
+                        }
+                    }
+                    XCTAssertEqual(out, portable, "values bit for bit, d \(d) heads \(heads) length \(length)")
                 }
             }
         }

@@ -101,14 +101,16 @@ void ck_quant_dot_rows(uint32_t type, const uint8_t *base, size_t row_bytes, con
 /// Decode-time attention scores of one query row for the `heads` query heads that share one kv head:
 ///     scores[i][j] = scale · Σ_e q[i][e] · keys[j][e]        i < heads, j < length, e < d
 /// q [heads, d] contiguous; key row j at keys + j·stride; scores [heads, length]. d must be a multiple of 16.
-/// Requires ck_avx512_supported().
+/// Bit for bit the portable path's `dot(q, k) * scale` (one FMA chain over 16-lane chunks, then Numerics'
+/// `laneSum` order). Requires ck_avx512_supported().
 void ck_attention_decode_scores(const float *q, int heads, int d, const float *keys, long stride, int length,
                                 float scale, float *scores);
 
 /// The weighted sum of cached values for the same heads:
 ///     out[i][e] = Σ_j p[i][j] · values[j][e]                 i < heads, e < d, j < length
 /// p [heads, length] (the softmaxed scores); value row j at values + j·stride; out [heads, d], overwritten.
-/// d must be a multiple of 16. Requires ck_avx512_supported().
+/// Each output element is accumulated out = fma(p[i][j], values[j][e], out) for j = 0, 1, ... in order, as the
+/// portable path does. d must be a multiple of 16. Requires ck_avx512_supported().
 void ck_attention_decode_values(const float *p, int heads, const float *values, long stride, int length, int d,
                                 float *out);
 
