@@ -11,7 +11,7 @@
 #include <time.h>
 
 #define POOL_MAX_THREADS 64
-#define SPIN_NS 200000L  // a worker spins this long after its last job before it sleeps
+#define SPIN_NS 100000L  // a worker spins this long after its last job before it sleeps
 #define YIELD_AFTER_NS 20000L  // the caller, waiting for workers, yields the core after this long
 
 static pthread_mutex_t pool_mutex = PTHREAD_MUTEX_INITIALIZER;  // guards sleeping and thread creation
@@ -22,6 +22,7 @@ static atomic_int pool_sleepers;
 static atomic_int pool_remaining;  // worker threads of the current job still running
 static int pool_threads;  // worker threads created (indices 1 ... pool_threads)
 static int pool_active;  // worker threads taking part in the current job
+static atomic_int pool_claimed[POOL_MAX_THREADS];  // part w of the current job taken (by its thread or the caller)
 static ck_pool_task pool_task;
 static uint_fast64_t pool_start_generation[POOL_MAX_THREADS];  // the generation each thread was created at
 static void *pool_context;
@@ -57,7 +58,8 @@ static void *worker_main(void *arg) {
             }
         }
         seen = atomic_load_explicit(&pool_generation, memory_order_acquire);
-        if (index < pool_active) pool_task(pool_context, index);
+        // A part the caller has already taken (this thread was late: descheduled, or waking) is skipped.
+        if (index < pool_active && atomic_exchange(&pool_claimed[index], 1) == 0) pool_task(pool_context, index);
         atomic_fetch_sub_explicit(&pool_remaining, 1, memory_order_release);
     }
     return NULL;
@@ -89,6 +91,7 @@ int ck_pool_run(int workers, ck_pool_task task, void *context) {
     pool_task = task;
     pool_context = context;
     pool_active = workers;
+    for (int w = 1; w < workers; w++) atomic_store_explicit(&pool_claimed[w], 0, memory_order_relaxed);
     atomic_store_explicit(&pool_remaining, pool_threads, memory_order_relaxed);
     // Every created worker passes through the job (those beyond `workers` only acknowledge it).
     atomic_fetch_add(&pool_generation, 1);
@@ -98,6 +101,10 @@ int ck_pool_run(int workers, ck_pool_task task, void *context) {
         pthread_mutex_unlock(&pool_mutex);
     }
     task(context, 0);
+    // Parts whose threads have not started them yet (on a busy machine a worker may not be running) are done here,
+    // so the caller only ever waits for parts in progress.
+    for (int w = 1; w < workers; w++)
+        if (atomic_exchange(&pool_claimed[w], 1) == 0) task(context, w);
     long start = 0;
     unsigned spins = 0;
     while (atomic_load_explicit(&pool_remaining, memory_order_acquire) > 0) {

@@ -1,15 +1,28 @@
 import CKernels
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A minimal parallel-for over `count` independent chunks of work.
 ///
 /// With `threads <= 1` or a single chunk the body runs inline on the caller's thread; otherwise the chunks are
 /// spread over `min(threads, count)` workers, worker `w` taking chunks `w, w + workers, w + 2·workers, ...` (so
-/// work that grows with the index, like causal attention, stays balanced). Worker 0 is the calling thread, the
-/// others are persistent threads of `ck_pool_run` that spin briefly between jobs (a decode step runs hundreds of
-/// products of tens of microseconds each; waking a sleeping thread per product cost ~10 µs). A call made while the
-/// pool is busy (from inside a parallel body, or from another thread) uses `DispatchQueue.concurrentPerform`.
+/// work that grows with the index, like causal attention, stays balanced), on `DispatchQueue.concurrentPerform`.
+///
+/// With `TINYLORA_THREAD_POOL=spin` in the environment, worker 0 is the calling thread and the others are
+/// persistent threads of `ck_pool_run` that spin briefly between jobs: a decode step runs hundreds of products of
+/// tens of microseconds each and waking a sleeping thread per product costs ~10 µs, so on a quiet machine this is
+/// up to ~1.35x faster at batch 1. It is not the default because it collapses when another process competes for
+/// the cores (measured: SmolLM2 bf16 batch-1 decode 57 → 20-33 tok/s with one busy loop beside it, against 57 with
+/// Dispatch). A call made while the pool is busy (nested, or from another thread) uses Dispatch.
 public enum Parallel {
+    /// Whether `ck_pool_run` serves the calls: `TINYLORA_THREAD_POOL=spin` at start (tests may set it).
+    nonisolated(unsafe) public static var usesSpinningPool: Bool = {
+        guard let value = getenv("TINYLORA_THREAD_POOL") else { return false }
+        return String(cString: value) == "spin"
+    }()
+
     /// One job's state, reached by the pool's C workers through a pointer.
     private struct Job {
         let body: (Int) -> Void
@@ -33,7 +46,7 @@ public enum Parallel {
         }
         withoutActuallyEscaping(body) { body in
             var job = Job(body: body, count: count, workers: workers)
-            if ck_pool_run(Int32(workers), runPart, &job) != 0 { return }
+            if usesSpinningPool, ck_pool_run(Int32(workers), runPart, &job) != 0 { return }
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 for i in stride(from: w, to: count, by: workers) { body(i) }
             }

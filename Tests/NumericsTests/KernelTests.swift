@@ -150,6 +150,9 @@ final class KernelTests: XCTestCase {
     /// earlier sit out of smaller jobs), jobs started from inside a job (the busy pool falls back to Dispatch), and
     /// jobs from several threads at once. Every index is visited exactly once and nothing hangs.
     func testParallelPoolUnderChurnNestingAndConcurrentCallers() {
+        let saved = Parallel.usesSpinningPool
+        Parallel.usesSpinningPool = true
+        defer { Parallel.usesSpinningPool = saved }
         for round in 0 ..< 3000 {
             let threads = [2, 3, 2, 4, 2, 1][round % 6]
             var hits = [Int](repeating: 0, count: 37)
