@@ -118,10 +118,11 @@ void ck_attention_decode_values(const float *p, int heads, const float *values, 
 typedef void (*ck_pool_task)(void *context, int worker);
 
 /// Runs task(context, w) for w = 0 ..< workers at the same time, w = 0 on the calling thread and the others on
-/// persistent pool threads (created on first use; they spin ~0.2 ms after each job before sleeping, so jobs that
-/// follow each other closely start without a thread wake-up). Returns 1 when done; returns 0 without running
-/// anything when the pool is already running a job (a nested or concurrent call), when workers < 2 or > 64, or when
-/// threads cannot be created: the caller then runs the parts another way.
+/// persistent pool threads (created on first use; they spin ~0.1 ms after each job before sleeping, so jobs that
+/// follow each other closely start without a thread wake-up). After its own part the caller also runs every part
+/// whose thread has not started it yet. Returns 1 when done; returns 0 without running anything when the pool is
+/// already running a job (a nested or concurrent call), when workers < 2 or ≥ 64, or when threads cannot be
+/// created: the caller then runs the parts another way.
 int ck_pool_run(int workers, ck_pool_task task, void *context);
 
 #endif
