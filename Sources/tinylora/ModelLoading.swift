@@ -56,9 +56,7 @@ struct OpenedModel {
             return model
         }
         guard let gguf else { throw CLIError(NativeWeightsUnavailableError().description) }
-        let model = try TransformerModel.load(gguf: gguf, threads: threads, linearStorage: .quantized)
-        try model.useWeights(.native)
-        return model
+        return try blocksOnly(gguf, forwardIn: .native)
     }
 
     /// The transformer for training, rollouts (and evaluations) in `rollouts`, gradients in `backward`. When no
@@ -67,8 +65,13 @@ struct OpenedModel {
     /// (Qwen-0.5B: peak RSS of a GRPO step ~2 GB lower). Otherwise as `transformer(forwardIn: rollouts)`.
     func transformer(rolloutsIn rollouts: WeightFormat, backwardIn backward: WeightFormat) throws -> TransformerModel {
         guard backward == .bf16, rollouts != .fp32, let gguf else { return try transformer(forwardIn: rollouts) }
+        return try blocksOnly(gguf, forwardIn: rollouts)
+    }
+
+    /// A GGUF model whose quantized linear layers hold only their blocks, switched to forward passes in `format`.
+    private func blocksOnly(_ gguf: GGUFFile, forwardIn format: WeightFormat) throws -> TransformerModel {
         let model = try TransformerModel.load(gguf: gguf, threads: threads, linearStorage: .quantized)
-        try model.useWeights(rollouts)
+        try model.useWeights(format)
         return model
     }
 }
