@@ -10,18 +10,25 @@ import Glibc
 /// spread over `min(threads, count)` workers, worker `w` taking chunks `w, w + workers, w + 2·workers, ...` (so
 /// work that grows with the index, like causal attention, stays balanced), on `DispatchQueue.concurrentPerform`.
 ///
-/// With `TINYLORA_THREAD_POOL=spin` in the environment, worker 0 is the calling thread and the others are
-/// persistent threads of `ck_pool_run` that spin briefly between jobs: a decode step runs hundreds of products of
-/// tens of microseconds each and waking a sleeping thread per product costs ~10 µs, so on a quiet machine this is
-/// up to ~1.35x faster at batch 1. It is not the default because it collapses when another process competes for
-/// the cores (measured: SmolLM2 bf16 batch-1 decode 57 → 20-33 tok/s with one busy loop beside it, against 57 with
-/// Dispatch). A call made while the pool is busy (nested, or from another thread) uses Dispatch.
+/// By default worker 0 is the calling thread and the others are persistent threads of `ck_pool_run` that spin
+/// briefly between jobs: a decode step runs hundreds of products of tens of microseconds each, and waking a
+/// sleeping thread per product costs ~10 µs, so on a quiet machine this is up to ~1.4x faster at batch 1. When
+/// another process competes for the cores, spinning workers are descheduled and arrive late; the pool notices and
+/// declines jobs for a while (doubling while the contention lasts), and the calls then run on
+/// `DispatchQueue.concurrentPerform`, which sleeps between jobs. `TINYLORA_THREAD_POOL=dispatch` uses Dispatch
+/// always. A call made while the pool is busy (nested, or from another thread) uses Dispatch.
 public enum Parallel {
-    /// Whether `ck_pool_run` serves the calls: `TINYLORA_THREAD_POOL=spin` at start (tests may set it).
+    /// Whether `ck_pool_run` may serve the calls: not with `TINYLORA_THREAD_POOL=dispatch` at start.
     nonisolated(unsafe) public static var usesSpinningPool: Bool = {
-        guard let value = getenv("TINYLORA_THREAD_POOL") else { return false }
-        return String(cString: value) == "spin"
+        guard let value = getenv("TINYLORA_THREAD_POOL") else { return true }
+        return String(cString: value) != "dispatch"
     }()
+
+    /// How many times the pool has stepped aside for a competing process (diagnostics).
+    public static var poolBackoffs: Int { ck_pool_backoffs() }
+
+    /// Turns the pool's contention back-off on (the default) or off, and ends a back-off in progress (tests).
+    public static func setPoolBackoff(enabled: Bool) { ck_pool_set_adaptive(enabled ? 1 : 0) }
 
     /// One job's state, reached by the pool's C workers through a pointer.
     private struct Job {

@@ -15,7 +15,8 @@ struct Bench: ParsableCommand {
         (the first token of each sequence comes from the prefill) / decode time. With --weights bf16 the weights are \
         packed after loading (pack_seconds in JSON, not part of load_seconds); with --weights native (GGUF models) \
         the quantized linear layers are loaded as their blocks only (no fp32 copy) and decoded inside each product. generate_cpu_seconds (JSON) is the \
-        CPU time of the process during prefill and decode: on a busy machine it shows the cores actually obtained. Peak RSS is VmHWM from \
+        CPU time of the process during prefill and decode: on a busy machine it shows the cores actually obtained; \
+        pool_backoffs (JSON) counts the times the spinning thread pool stepped aside for a competing process. Peak RSS is VmHWM from \
         /proc/self/status after the run (it includes loading the model).
 
         With --factors, times building an adapter's frozen factors instead: the top-r truncated SVD (r = \
@@ -116,6 +117,7 @@ struct Bench: ParsableCommand {
                 ("prefill_tokens_per_s", JSON.number(prefillRate)),
                 ("decode_tokens_per_s", JSON.number(decodeRate)),
                 ("generate_cpu_seconds", JSON.number(generateCPUSeconds)),
+                ("pool_backoffs", "\(Parallel.poolBackoffs)"),
                 ("peak_rss_mb", JSON.number(rss)),
             ]))
         } else {

@@ -152,7 +152,11 @@ final class KernelTests: XCTestCase {
     func testParallelPoolUnderChurnNestingAndConcurrentCallers() {
         let saved = Parallel.usesSpinningPool
         Parallel.usesSpinningPool = true
-        defer { Parallel.usesSpinningPool = saved }
+        Parallel.setPoolBackoff(enabled: false)  // a loaded test machine must not send these jobs to Dispatch
+        defer {
+            Parallel.usesSpinningPool = saved
+            Parallel.setPoolBackoff(enabled: true)
+        }
         for round in 0 ..< 3000 {
             let threads = [2, 3, 2, 4, 2, 1][round % 6]
             var hits = [Int](repeating: 0, count: 37)
@@ -177,5 +181,29 @@ final class KernelTests: XCTestCase {
             }
         }
         XCTAssertEqual(concurrent, [Int](repeating: 1, count: 3 * 400 * 64))
+    }
+
+    /// The pool's contention back-off: jobs whose worker part holds the caller far longer than its own part (a 3 ms
+    /// sleep against 0.2 ms, as a worker preempted by another process would) make the pool step aside, and the calls
+    /// made meanwhile still visit every index once (on Dispatch threads).
+    func testParallelPoolBacksOffWhenWorkersHoldTheCaller() {
+        let saved = Parallel.usesSpinningPool
+        Parallel.usesSpinningPool = true
+        Parallel.setPoolBackoff(enabled: true)
+        defer {
+            Parallel.usesSpinningPool = saved
+            Parallel.setPoolBackoff(enabled: true)
+        }
+        let before = Parallel.poolBackoffs
+        for _ in 0 ..< 12 where Parallel.poolBackoffs == before {
+            // Part 0 (the caller's) lasts long enough for the worker to take part 1, which then holds the caller.
+            Parallel.forEach(count: 2, threads: 2) { i in usleep(i == 0 ? 200 : 3000) }
+        }
+        XCTAssertGreaterThan(Parallel.poolBackoffs, before, "slow worker parts did not make the pool back off")
+        var hits = [Int](repeating: 0, count: 64)
+        hits.withUnsafeMutableBufferPointer { h in
+            for _ in 0 ..< 10 { Parallel.forEach(count: 64, threads: 2) { h[$0] += 1 } }
+        }
+        XCTAssertEqual(hits, [Int](repeating: 10, count: 64))
     }
 }

@@ -120,9 +120,16 @@ typedef void (*ck_pool_task)(void *context, int worker);
 /// Runs task(context, w) for w = 0 ..< workers at the same time, w = 0 on the calling thread and the others on
 /// persistent pool threads (created on first use; they spin ~0.1 ms after each job before sleeping, so jobs that
 /// follow each other closely start without a thread wake-up). After its own part the caller also runs every part
-/// whose thread has not started it yet. Returns 1 when done; returns 0 without running anything when the pool is
-/// already running a job (a nested or concurrent call), when workers < 2 or ≥ 64, or when threads cannot be
-/// created: the caller then runs the parts another way.
+/// whose thread has not started it yet, and it waits only for parts in progress. Returns 1 when done; returns 0
+/// without running anything when the pool is already running a job (a nested or concurrent call), when workers < 2
+/// or ≥ 64, when threads cannot be created, or while the pool backs off from contention (workers arriving late in
+/// several recent jobs, see pool.c): the caller then runs the parts another way.
 int ck_pool_run(int workers, ck_pool_task task, void *context);
+
+/// Turns the contention back-off on (the default) or off (tests that must exercise the pool) and ends any back-off.
+void ck_pool_set_adaptive(int adaptive);
+
+/// How many times the pool has backed off from contention since the process started.
+long ck_pool_backoffs(void);
 
 #endif
