@@ -49,9 +49,11 @@ CK_AVX512F void ck_attention_decode_scores(const float *q, int heads, int d, con
 }
 
 // Heads in blocks whose outputs fit in 16 registers; each output element accumulates out = fma(p[i][j], v[j], out)
-// for j = 0, 1, 2, ... in order (the portable `axpy` loop's arithmetic, bit for bit).
-CK_AVX512F static void weighted_values_block(const float *p, long ldp, int heads, const float *values, long stride,
-                                             int length, int chunks, float *out, long ldo) {
+// for j = 0, 1, 2, ... in order (the portable `axpy` loop's arithmetic, bit for bit). Inlined with constant `heads`
+// and `chunks` (below) the accumulators stay in registers; with run-time values they live on the stack.
+CK_AVX512F static inline __attribute__((always_inline)) void weighted_values_block(
+    const float *p, long ldp, const int heads, const float *values, long stride, int length, const int chunks,
+    float *out, long ldo) {
     __m512 acc[16];
     for (int t = 0; t < heads * chunks; t++) acc[t] = _mm512_setzero_ps();
     for (int j = 0; j < length; j++) {
@@ -66,6 +68,33 @@ CK_AVX512F static void weighted_values_block(const float *p, long ldp, int heads
         for (int c = 0; c < chunks; c++) _mm512_storeu_ps(out + (long)i * ldo + 16 * c, acc[i * chunks + c]);
 }
 
+CK_AVX512F static void weighted_values_any(const float *p, long ldp, int heads, const float *values, long stride,
+                                           int length, int chunks, float *out, long ldo) {
+    weighted_values_block(p, ldp, heads, values, stride, length, chunks, out, ldo);
+}
+
+// The block with its shape fixed at compile time for the common head sizes (d = 64: up to 4 heads; d = 128: up to
+// 2), any other shape through the generic copy.
+CK_AVX512F static void weighted_values(const float *p, long ldp, int heads, const float *values, long stride,
+                                       int length, int chunks, float *out, long ldo) {
+#define CK_WV(H, C) weighted_values_block(p, ldp, H, values, stride, length, C, out, ldo)
+    if (chunks == 4) {
+        switch (heads) {
+        case 1: CK_WV(1, 4); return;
+        case 2: CK_WV(2, 4); return;
+        case 3: CK_WV(3, 4); return;
+        case 4: CK_WV(4, 4); return;
+        }
+    } else if (chunks == 8) {
+        switch (heads) {
+        case 1: CK_WV(1, 8); return;
+        case 2: CK_WV(2, 8); return;
+        }
+    }
+#undef CK_WV
+    weighted_values_any(p, ldp, heads, values, stride, length, chunks, out, ldo);
+}
+
 CK_AVX512F void ck_attention_decode_values(const float *p, int heads, const float *values, long stride, int length,
                                            int d, float *out) {
     const int chunks = d / 16;
@@ -73,14 +102,14 @@ CK_AVX512F void ck_attention_decode_values(const float *p, int heads, const floa
         for (int c0 = 0; c0 < chunks; c0 += 16) {
             int n = chunks - c0 < 16 ? chunks - c0 : 16;
             for (int i = 0; i < heads; i++)
-                weighted_values_block(p + (long)i * length, length, 1, values + 16 * c0, stride, length, n,
-                                      out + (long)i * d + 16 * c0, d);
+                weighted_values(p + (long)i * length, length, 1, values + 16 * c0, stride, length, n,
+                                out + (long)i * d + 16 * c0, d);
         }
         return;
     }
     const int block = 16 / chunks;
     for (int h0 = 0; h0 < heads; h0 += block) {
         int n = heads - h0 < block ? heads - h0 : block;
-        weighted_values_block(p + (long)h0 * length, length, n, values, stride, length, chunks, out + (long)h0 * d, d);
+        weighted_values(p + (long)h0 * length, length, n, values, stride, length, chunks, out + (long)h0 * d, d);
     }
 }

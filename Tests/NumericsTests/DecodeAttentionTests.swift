@@ -3,14 +3,14 @@ import XCTest
 
 /// The AVX-512 decode-attention products against fp64 loops and, bit for bit, against the portable path's arithmetic
 /// (`dot(q, k) * scale`, then `out = fma(p, v, out)` over the positions in order), over head counts that cross the
-/// register blocks, lengths that leave every remainder of the 4-key unroll, and strides wider than a head.
+/// register blocks, lengths that leave every remainder of the 16- and 4-key unrolls, and strides wider than a head.
 final class DecodeAttentionTests: XCTestCase {
     func testScoresAndWeightedValuesMatchFP64() throws {
         try XCTSkipUnless(DecodeAttention.isSupported(headDim: 64), "needs AVX-512F")
         var rng = KernelTests.Rng(state: 7)
         for d in [16, 64, 128] {
             for heads in [1, 3, 7, 8, 9, 14] {
-                for length in [1, 2, 3, 4, 5, 6, 7, 33, 130] {
+                for length in [1, 2, 3, 4, 5, 6, 7, 16, 17, 33, 47, 130] {
                     let stride = 3 * d + 16      // kv rows hold several heads; this head starts at offset d
                     let q = rng.array(heads * d)
                     let cache = rng.array(length * stride + d)
