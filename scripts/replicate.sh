@@ -36,7 +36,9 @@ EXTRA=${REPLICATE_TRAIN_EXTRA:-}
 # Where results/ and runs/ go (default: the repository).
 ROOT=${REPLICATE_ROOT:-.}
 
-bin="$(swift build -c release --show-bin-path)/tinylora"
+# REPLICATE_BIN: a tinylora binary to use instead of this checkout's release build (e.g. a copy, so that rebuilding
+# the checkout cannot disturb a run of several hours).
+bin=${REPLICATE_BIN:-"$(swift build -c release --show-bin-path)/tinylora"}
 [ -x "$bin" ] || swift build -c release --product tinylora
 weights=fp32
 grep -q avx512_bf16 /proc/cpuinfo && weights=bf16
