@@ -31,23 +31,24 @@ public enum JSONLDataset {
         return base.isEmpty ? "data" : base
     }
 
-    static func readBytes(_ path: String) throws -> [UInt8] {
+    /// The bytes of a JSONL file (gunzipped when it ends in .gz); errors call it `what` ("dataset \(path) not found").
+    public static func readBytes(_ path: String, what: String = "dataset") throws -> [UInt8] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw TaskError("dataset \(path) not found: no such file")
+            throw TaskError("\(what) \(path) not found: no such file")
         }
-        guard !isDirectory.boolValue else { throw TaskError("dataset \(path) is a directory, not a JSONL file") }
+        guard !isDirectory.boolValue else { throw TaskError("\(what) \(path) is a directory, not a JSONL file") }
         if path.hasSuffix(".gz") {
             do {
                 return try Gzip.decompress(path: path, maxBytes: 1 << 32)
             } catch let error as ModelFileError {
-                throw TaskError("dataset \(error.message)")
+                throw TaskError("\(what) \(error.message)")
             }
         }
         do {
             return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
-            throw TaskError("cannot read dataset \(path): \((error as NSError).localizedDescription)")
+            throw TaskError("cannot read \(what) \(path): \((error as NSError).localizedDescription)")
         }
     }
 
@@ -160,7 +161,7 @@ public enum JSONLDataset {
     }
 
     /// A JSON string as is, a JSON number as decimal text (integral values without a fraction); nil otherwise.
-    static func jsonScalarText(_ value: Any) -> String? {
+    public static func jsonScalarText(_ value: Any) -> String? {
         if let s = value as? String { return s }
         // JSON true/false decode as NSNumber subclasses of objCType "c" (0 and 1 also bridge to Bool, so `is Bool`
         // cannot tell them apart).

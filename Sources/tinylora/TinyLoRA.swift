@@ -13,7 +13,7 @@ struct TinyLoRA: ParsableCommand {
         --model accepts a built-in name (smollm2-135m, qwen2.5-coder-0.5b; fetched into $TINYLORA_HOME/models \
         on first use), a .gguf file or a Hugging Face model directory (holding config.json).
         """,
-        subcommands: [Fetch.self, Info.self, Tokenize.self, Score.self, Generate.self, Bench.self, Plan.self, AdapterCommand.self, Merge.self, Export.self, Eval.self, Train.self, Plot.self, Demo.self]
+        subcommands: [Fetch.self, Info.self, Tokenize.self, Score.self, Generate.self, Bench.self, Plan.self, AdapterCommand.self, Merge.self, Export.self, Eval.self, Grade.self, Train.self, Plot.self, Demo.self]
     )
 }
 

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Tasks
+import Training
+
+struct Grade: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score completions written by another program against a dataset, as eval scores its own.",
+        discussion: """
+        --completions is a JSONL file with one object per completion: {"id": ID, "completion": TEXT}, optionally \
+        "sample" (0-based, default 0), "finish_reason" (stop, stop_string, length or context_full; default stop) and \
+        "tokens" (default 0). eval's results.jsonl has these fields. Every item of --data (after --limit) needs \
+        completions for the same samples; an id that is not one of those items, a repeated (id, sample) or an item \
+        without completions is an error. The answer extraction, matching, Wilson interval, --out files and --json output are eval's, so an \
+        engine such as llama.cpp is scored exactly like ours (see scripts/llamacpp_eval.py). --data, --suffix and \
+        --system select the items and the prompt text recorded with them, as in eval.
+        """)
+
+    @Option(help: "A JSONL dataset file or a built-in name (gsm8k-test, arith[:...]), as for eval.")
+    var data: String
+
+    @Option(help: "The completions to score (JSONL, .gz accepted).")
+    var completions: String
+
+    @Option(help: "Score only the first N items.")
+    var limit: Int?
+
+    @Option(help: "A system message placed before each question (recorded prompt only).")
+    var system: String?
+
+    @Option(help: "Text appended to each question (recorded prompt only; default: the paper's instruction).")
+    var suffix: String?
+
+    @Option(help: "A directory for results.jsonl and summary.json (created if missing).")
+    var out: String?
+
+    @Flag(help: "Print {\"accuracy\":a,\"n\":n,\"ci95\":[lo,hi]} instead of the readable summary.")
+    var json = false
+
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be >= 1") }
+    }
+
+    func run() throws {
+        let format = PromptFormat(systemMessage: system, instructionSuffix: suffix ?? PromptFormat.paperSuffix)
+        let dataset = try Dataset.load(data, prompt: format).prefix(limit)
+        let report = try CompletionGrading.grade(dataset, completionsAt: completions)
+        if let out {
+            try report.write(to: out, extra: [("completions", JSON.string(completions))])
+        }
+        if json {
+            print(report.accuracyJSON)
+            return
+        }
+        let s = report.summary
+        let percent = { (x: Double) in String(format: "%.1f%%", 100 * x) }
+        print("dataset    \(report.dataset)")
+        print("items      \(report.items)" + (report.samplesPerItem > 1 ? " x \(report.samplesPerItem) samples" : ""))
+        print("accuracy   \(percent(s.accuracy)) (\(s.correct)/\(s.n)), 95% interval [\(percent(s.ci95.lower)), \(percent(s.ci95.upper))] (Wilson)")
+        if report.truncated > 0 { print("truncated  \(report.truncated) completion(s) cut by a length limit") }
+        if let out {
+            print("results    \((out as NSString).appendingPathComponent("results.jsonl")), \((out as NSString).appendingPathComponent("summary.json"))")
+        }
+    }
+}

@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Runs llama.cpp (llama-cpp-python) on the prompts of one of our evaluations, for issue 6's portability check.
+
+    python scripts/llamacpp_eval.py --gguf merged.gguf --ours runs/replicate/ROW/eval/results.jsonl \
+        --data gsm8k-test:subset=400,seed=2026 --out runs/portability/ROW [--limit N] [--max-tokens 512]
+
+Run it with the reference environment's python (`"$(bash scripts/reference-env.sh | tail -1)"`). For every item of
+our results.jsonl (in its order) the prompt is rendered and tokenized by `tinylora tokenize --messages
+--add-generation-prompt` (the same chat template and token ids our eval used: the user message is the `prompt`
+field), and llama.cpp continues exactly those token ids greedily (the argmax of its logits, --batch sequences decoded
+together through its low-level API) up to --max-tokens, stopping at the model's end-of-generation tokens. Its completions go to OUT/completions.jsonl, which
+`tinylora grade` then scores with our extraction (OUT/graded/summary.json, results.jsonl). The script prints the
+accuracy, how many completions equal ours character for character, and the paired counts (both right, only ours
+right, only llama.cpp right). Nothing here decides correctness: `tinylora grade` does, as for our own rows.
+"""
+import argparse
+import ctypes
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def tinylora_binary(path):
+    if path:
+        return path
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=root, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    return os.path.join(out, "tinylora")
+
+
+def prompt_ids(binary, model, question):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump([{"role": "user", "content": question}], f)
+        name = f.name
+    try:
+        out = subprocess.run([binary, "tokenize", "--model", model, "--messages", name, "--add-generation-prompt",
+                              "--json"], check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(name)
+    return json.loads(out)["ids"]
+
+
+def _quiet(level, text, user_data):
+    pass
+
+
+_QUIET = None  # llama.cpp's log callback (set below once llama_cpp is importable; kept referenced)
+
+
+def generate(path, prompts, max_tokens, threads, batch):
+    """Greedy completions of every prompt (lists of token ids) by llama.cpp's low-level API: `batch` sequences at a
+    time, each prefilled, then decoded together one token per step (argmax of the logits) until an
+    end-of-generation token (not kept) or max_tokens. Returns [(text, finish_reason, tokens)] in prompt order."""
+    import numpy as np
+    import llama_cpp as lc
+    global _QUIET
+    _QUIET = lc.llama_log_callback(_quiet)
+    lc.llama_log_set(_QUIET, ctypes.c_void_p())
+    lc.llama_backend_init()
+    model = lc.llama_model_load_from_file(path.encode(), lc.llama_model_default_params())
+    if not model:
+        sys.exit(f"error: llama.cpp could not load {path}")
+    vocab = lc.llama_model_get_vocab(model)
+    n_vocab = lc.llama_vocab_n_tokens(vocab)
+    longest = max(len(p) for p in prompts)
+    n_batch = 512
+    cparams = lc.llama_context_default_params()
+    cparams.n_ctx = ((batch * (longest + max_tokens + 16) + 255) // 256) * 256
+    cparams.n_batch = n_batch
+    cparams.n_ubatch = n_batch
+    cparams.n_seq_max = batch
+    cparams.n_threads = threads
+    cparams.n_threads_batch = threads
+    ctx = lc.llama_init_from_model(model, cparams)
+    if not ctx:
+        sys.exit("error: llama.cpp could not create a context")
+    cbatch = lc.llama_batch_init(max(n_batch, batch), 0, 1)
+
+    def submit(entries):
+        for i, (tok, pos, seq, logits) in enumerate(entries):
+            cbatch.token[i] = tok
+            cbatch.pos[i] = pos
+            cbatch.n_seq_id[i] = 1
+            cbatch.seq_id[i][0] = seq
+            cbatch.logits[i] = 1 if logits else 0
+        cbatch.n_tokens = len(entries)
+        rc = lc.llama_decode(ctx, cbatch)
+        if rc != 0:
+            sys.exit(f"error: llama_decode failed with {rc}")
+
+    def argmax(i):
+        return int(np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, i), shape=(n_vocab,)).argmax())
+
+    def piece(token):
+        buf = (ctypes.c_char * 256)()
+        n = lc.llama_token_to_piece(vocab, token, buf, len(buf), 0, True)
+        return bytes(buf[:n]) if n > 0 else b""
+
+    results = []
+    start, made = time.time(), 0
+    for first in range(0, len(prompts), batch):
+        group = prompts[first:first + batch]
+        lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
+        nxt = []
+        for s, prompt in enumerate(group):
+            for at in range(0, len(prompt), n_batch):
+                chunk = prompt[at:at + n_batch]
+                last = at + len(chunk) == len(prompt)
+                submit([(t, at + j, s, last and j == len(chunk) - 1) for j, t in enumerate(chunk)])
+            nxt.append(argmax(len(chunk) - 1))
+        out = [[] for _ in group]
+        finish = [None] * len(group)
+        for step in range(max_tokens):
+            active = []
+            for s in range(len(group)):
+                if finish[s] is not None:
+                    continue
+                if lc.llama_vocab_is_eog(vocab, nxt[s]):
+                    finish[s] = "stop"
+                    continue
+                out[s].append(nxt[s])
+                if len(out[s]) == max_tokens:
+                    finish[s] = "length"
+                    continue
+                active.append(s)
+            if not active:
+                break
+            submit([(nxt[s], len(group[s]) + step, s, True) for s in active])
+            for i, s in enumerate(active):
+                nxt[s] = argmax(i)
+        for s in range(len(group)):
+            text = b"".join(piece(t) for t in out[s]).decode("utf-8", errors="replace")
+            results.append((text, finish[s] or "length", len(out[s]) + (1 if finish[s] == "stop" else 0)))
+            made += len(out[s])
+        print(f"{len(results)}/{len(prompts)} items, {made / max(time.time() - start, 1e-9):.1f} tokens/s",
+              file=sys.stderr, flush=True)
+    lc.llama_batch_free(cbatch)
+    lc.llama_free(ctx)
+    lc.llama_model_free(model)
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gguf", required=True, help="the GGUF llama.cpp runs (e.g. from `tinylora merge --out X.gguf`)")
+    ap.add_argument("--ours", required=True, help="our eval's results.jsonl (prompts, ids and our completions)")
+    ap.add_argument("--data", required=True, help="the dataset spec our eval used (passed to `tinylora grade`)")
+    ap.add_argument("--out", required=True, help="output directory")
+    ap.add_argument("--limit", type=int, help="only the first N items")
+    ap.add_argument("--max-tokens", type=int, default=512)
+    ap.add_argument("--threads", type=int, default=2,
+                    help="llama.cpp threads; use 1 when another process is busy (2 threads then collapse ~10x here)")
+    ap.add_argument("--batch", type=int, default=16, help="sequences decoded together")
+    ap.add_argument("--binary", help="the tinylora binary (default: this checkout's release build)")
+    args = ap.parse_args()
+
+    binary = tinylora_binary(args.binary)
+    ours = [json.loads(line) for line in open(args.ours, encoding="utf-8") if line.strip()]
+    if any(r.get("sample", 0) != 0 for r in ours):
+        sys.exit("error: only greedy evaluations (one sample per item) are supported")
+    if args.limit:
+        ours = ours[:args.limit]
+    os.makedirs(args.out, exist_ok=True)
+    prompts = [prompt_ids(binary, args.gguf, r["prompt"]) for r in ours]
+    generated = generate(args.gguf, prompts, args.max_tokens, args.threads, args.batch)
+    path = os.path.join(args.out, "completions.jsonl")
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        for r, (text, reason, n) in zip(ours, generated):
+            f.write(json.dumps({"id": r["id"], "completion": text, "finish_reason": reason, "tokens": n},
+                               ensure_ascii=False) + "\n")
+    os.replace(path + ".tmp", path)
+
+    limit = ["--limit", str(len(ours))]
+    graded = subprocess.run([binary, "grade", "--data", args.data, "--completions", path, "--out",
+                             os.path.join(args.out, "graded"), "--json"] + limit, check=True, capture_output=True,
+                            text=True).stdout
+    summary = json.loads(graded)
+    theirs = {json.loads(line)["id"]: json.loads(line)
+              for line in open(os.path.join(args.out, "graded", "results.jsonl"), encoding="utf-8")}
+    same = sum(1 for r in ours if theirs[r["id"]]["completion"] == r["completion"])
+    both = sum(1 for r in ours if r["correct"] and theirs[r["id"]]["correct"])
+    only_ours = sum(1 for r in ours if r["correct"] and not theirs[r["id"]]["correct"])
+    only_theirs = sum(1 for r in ours if not r["correct"] and theirs[r["id"]]["correct"])
+    ours_acc = sum(r["correct"] for r in ours) / len(ours)
+    report = {"llamacpp": summary, "ours_accuracy": ours_acc, "items": len(ours), "identical_completions": same,
+              "both_correct": both, "only_ours_correct": only_ours, "only_llamacpp_correct": only_theirs,
+              "gguf": args.gguf, "max_tokens": args.max_tokens}
+    with open(os.path.join(args.out, "comparison.json"), "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=1)
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
