@@ -52,10 +52,9 @@ public enum JSONLDataset {
         }
     }
 
-    /// Parses JSONL bytes; `source` names them in errors.
-    public static func parse(_ bytes: [UInt8], source: String, name: String, prompt: PromptFormat) throws -> Dataset {
-        var examples: [Example] = []
-        var idLines: [String: Int] = [:]
+    /// Calls `body(lineNumber, line)` for every line of `bytes` that is not blank (1-based numbers; "\n"-separated,
+    /// a line of only spaces, tabs and "\r" is blank; the line excludes its "\n").
+    public static func forEachLine(of bytes: [UInt8], _ body: (Int, ArraySlice<UInt8>) throws -> Void) rethrows {
         var lineNumber = 0
         var start = 0
         while start < bytes.count {
@@ -65,6 +64,15 @@ public enum JSONLDataset {
             let line = bytes[start ..< end]
             start = end + 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            try body(lineNumber, line)
+        }
+    }
+
+    /// Parses JSONL bytes; `source` names them in errors.
+    public static func parse(_ bytes: [UInt8], source: String, name: String, prompt: PromptFormat) throws -> Dataset {
+        var examples: [Example] = []
+        var idLines: [String: Int] = [:]
+        try forEachLine(of: bytes) { lineNumber, line in
             let example = try parseRecord(line, index: examples.count, name: name, prompt: prompt,
                                           at: "\(source) line \(lineNumber)")
             if let previous = idLines[example.id] {

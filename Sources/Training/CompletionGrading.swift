@@ -21,15 +21,7 @@ public enum CompletionGrading {
         try Evaluation.checkScorable(dataset)
         let index = Dictionary(dataset.examples.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         var found: [Int: [Int: (line: Int, record: EvaluationRecord)]] = [:]
-        var lineNumber = 0
-        var start = 0
-        while start < bytes.count {
-            var end = start
-            while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
-            lineNumber += 1
-            let line = bytes[start ..< end]
-            start = end + 1
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+        try JSONLDataset.forEachLine(of: bytes) { lineNumber, line in
             let at = "\(source) line \(lineNumber)"
             let object = try jsonObject(line, at: at)
             guard let idValue = object["id"], let id = JSONLDataset.jsonScalarText(idValue) else {

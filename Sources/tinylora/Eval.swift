@@ -126,19 +126,27 @@ struct Eval: ParsableCommand {
     }
 
     func printSummary(_ report: EvaluationReport) {
-        let s = report.summary
-        let percent = { (x: Double) in String(format: "%.1f%%", 100 * x) }
-        print("dataset    \(report.dataset)")
-        print("items      \(report.items)" + (samples > 1 ? " x \(samples) samples" : ""))
-        print("accuracy   \(percent(s.accuracy)) (\(s.correct)/\(s.n)), 95% interval [\(percent(s.ci95.lower)), \(percent(s.ci95.upper))] (Wilson)")
-        if report.truncated > 0 {
-            print("truncated  \(report.truncated) completion(s) reached --max-tokens \(maxTokens)")
-        }
+        printEvaluationSummary(report, truncation: "reached --max-tokens \(maxTokens)", timed: true, out: out)
+    }
+}
+
+/// The readable summary of `eval` and `grade`: dataset, items, accuracy with its interval, truncated completions
+/// ("N completion(s) <truncation>"), the time and token rate when `timed`, and the files written to `out`.
+func printEvaluationSummary(_ report: EvaluationReport, truncation: String, timed: Bool, out: String?) {
+    let s = report.summary
+    let percent = { (x: Double) in String(format: "%.1f%%", 100 * x) }
+    print("dataset    \(report.dataset)")
+    print("items      \(report.items)" + (report.samplesPerItem > 1 ? " x \(report.samplesPerItem) samples" : ""))
+    print("accuracy   \(percent(s.accuracy)) (\(s.correct)/\(s.n)), 95% interval [\(percent(s.ci95.lower)), \(percent(s.ci95.upper))] (Wilson)")
+    if report.truncated > 0 {
+        print("truncated  \(report.truncated) completion(s) \(truncation)")
+    }
+    if timed {
         print(String(format: "time       %.1f s, %d tokens generated (%.1f tokens/s)", report.seconds,
                      report.statistics.generatedTokens, Double(report.statistics.generatedTokens) / max(report.seconds, 1e-9)))
-        if let out {
-            print("results    \((out as NSString).appendingPathComponent("results.jsonl")), \((out as NSString).appendingPathComponent("summary.json"))")
-        }
+    }
+    if let out {
+        print("results    \((out as NSString).appendingPathComponent("results.jsonl")), \((out as NSString).appendingPathComponent("summary.json"))")
     }
 }
 

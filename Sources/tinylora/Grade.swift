@@ -50,16 +50,8 @@ struct Grade: ParsableCommand {
         }
         if json {
             print(report.accuracyJSON)
-            return
-        }
-        let s = report.summary
-        let percent = { (x: Double) in String(format: "%.1f%%", 100 * x) }
-        print("dataset    \(report.dataset)")
-        print("items      \(report.items)" + (report.samplesPerItem > 1 ? " x \(report.samplesPerItem) samples" : ""))
-        print("accuracy   \(percent(s.accuracy)) (\(s.correct)/\(s.n)), 95% interval [\(percent(s.ci95.lower)), \(percent(s.ci95.upper))] (Wilson)")
-        if report.truncated > 0 { print("truncated  \(report.truncated) completion(s) cut by a length limit") }
-        if let out {
-            print("results    \((out as NSString).appendingPathComponent("results.jsonl")), \((out as NSString).appendingPathComponent("summary.json"))")
+        } else {
+            printEvaluationSummary(report, truncation: "cut by a length limit", timed: false, out: out)
         }
     }
 }
