@@ -53,11 +53,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Most sequences decoded together.")
     var batch = 32
 
-    @Option(help: "A system message placed before each question.")
-    var system: String?
-
-    @Option(help: "Text appended to each question (default: the paper's step-by-step instruction; '' for none).")
-    var suffix: String?
+    @OptionGroup var questionFormat: QuestionFormatOptions
 
     @Option(help: WeightsOption.help)
     var weights = "fp32"
@@ -80,7 +76,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         // Everything that can fail on bad input is checked before the model is loaded.
-        let format = PromptFormat(systemMessage: system, instructionSuffix: suffix ?? PromptFormat.paperSuffix)
+        let format = questionFormat.format
         let dataset = try Dataset.load(data, prompt: format).prefix(limit)
         try Evaluation.checkScorable(dataset)
         if let out { try prepareOutputDirectory(out) }

@@ -25,11 +25,7 @@ struct Grade: ParsableCommand {
     @Option(help: "Score only the first N items.")
     var limit: Int?
 
-    @Option(help: "A system message placed before each question (recorded prompt only).")
-    var system: String?
-
-    @Option(help: "Text appended to each question (recorded prompt only; default: the paper's instruction).")
-    var suffix: String?
+    @OptionGroup var questionFormat: QuestionFormatOptions
 
     @Option(help: "A directory for results.jsonl and summary.json (created if missing).")
     var out: String?
@@ -42,7 +38,7 @@ struct Grade: ParsableCommand {
     }
 
     func run() throws {
-        let format = PromptFormat(systemMessage: system, instructionSuffix: suffix ?? PromptFormat.paperSuffix)
+        let format = questionFormat.format
         let dataset = try Dataset.load(data, prompt: format).prefix(limit)
         let report = try CompletionGrading.grade(dataset, completionsAt: completions)
         if let out {

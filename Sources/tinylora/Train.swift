@@ -42,11 +42,7 @@ struct Train: ParsableCommand {
     @Option(help: "Training data: a JSONL file or a built-in name (arith[:...]; gsm8k-test works but is the evaluation set).")
     var data: String = "arith:split=train"
 
-    @Option(help: "A system message placed before each question.")
-    var system: String?
-
-    @Option(help: "Text appended to each question (default: the paper's step-by-step instruction; '' for none).")
-    var suffix: String?
+    @OptionGroup var questionFormat: QuestionFormatOptions
 
     @Option(help: "Training steps (rollout batches for GRPO, example batches for SFT).")
     var steps = 20
@@ -198,7 +194,7 @@ struct Train: ParsableCommand {
         let storage = try ParameterDType(parsing: dtype)
         let adapterConfiguration = try sizing.configuration(seed: adapterSeed, dtype: storage)
         let rewardFunction = try WeightedReward.parse(reward)
-        let format = PromptFormat(systemMessage: system, instructionSuffix: suffix ?? PromptFormat.paperSuffix)
+        let format = questionFormat.format
         let dataset = try Dataset.load(data, prompt: format)
         let runDirectory = try RunDirectory(url: URL(fileURLWithPath: out), keep: s.keepCheckpoints)
         if !resume, !(try runDirectory.checkpoints.stepDirectories()).isEmpty {
