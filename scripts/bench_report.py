@@ -255,7 +255,8 @@ def render(a, state):
         + (" ".join(f"{x:.2f}" for x in load_after) if load_after else "(not finished)")
         + " (the machine may be shared; load lowers every number)",
         f"- {v['swift']}; OpenBLAS {v['openblas']}; OPENBLAS_* variables: "
-        + (", ".join(f"{k}={val}" for k, val in sorted(env.items())) or "none set"),
+        + (", ".join(f"{k}={val}" for k, val in sorted(env.items())) or "none set")
+        + (f"; our threads: TINYLORA_THREAD_POOL={info['thread_pool']}" if "thread_pool" in info else ""),
         f"- Python {v['python']}, torch {v['torch']}, transformers {v['transformers']}, peft {v['peft']}, "
         f"trl {v['trl']}, accelerate {v['accelerate']}, gguf {v['gguf']}, llama-cpp-python {v['llama_cpp']}, "
         f"numpy {v['numpy']}",
