@@ -145,71 +145,30 @@ def worker_transformers(a):
 
 
 def worker_llamacpp(a):
-    import numpy as np
-    import llama_cpp as lc
-    lc.llama_backend_init()
-    mparams = lc.llama_model_default_params()
+    from llamacpp_batch import BatchDecoder
     t0 = time.perf_counter()
-    model = lc.llama_model_load_from_file(a.path.encode(), mparams)
-    if not model:
-        raise SystemExit(f"llama.cpp could not load {a.path}")
-    vocab = lc.llama_vocab_n_tokens(lc.llama_model_get_vocab(model))
     per_seq = a.prompt_tokens + a.new_tokens + 16
-    n_batch = 512
-    cparams = lc.llama_context_default_params()
-    cparams.n_ctx = ((per_seq * a.batch + 255) // 256) * 256
-    cparams.n_batch = n_batch
-    cparams.n_ubatch = n_batch
-    cparams.n_seq_max = a.batch
-    cparams.n_threads = a.threads
-    cparams.n_threads_batch = a.threads
-    ctx = lc.llama_init_from_model(model, cparams)
-    if not ctx:
-        raise SystemExit("llama.cpp could not create a context")
+    llm = BatchDecoder(a.path, ((per_seq * a.batch + 255) // 256) * 256, a.batch, a.threads)
+    n_batch = llm.n_batch
+    submit, argmax = llm.submit, llm.argmax
     load = time.perf_counter() - t0
-    prompts = random_prompts(vocab, a.batch, a.prompt_tokens, a.seed)
-    batch = lc.llama_batch_init(max(n_batch, a.batch), 0, 1)
-
-    def submit(entries):
-        """entries: (token, position, sequence, wants_logits). Returns nothing; raises on failure."""
-        for i, (tok, pos, seq, logits) in enumerate(entries):
-            batch.token[i] = tok
-            batch.pos[i] = pos
-            batch.n_seq_id[i] = 1
-            batch.seq_id[i][0] = seq
-            batch.logits[i] = 1 if logits else 0
-        batch.n_tokens = len(entries)
-        rc = lc.llama_decode(ctx, batch)
-        if rc != 0:
-            raise SystemExit(f"llama_decode failed with {rc}")
-
-    def argmax(i):
-        row = np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, i), shape=(vocab,))
-        return int(row.argmax())
+    prompts = random_prompts(llm.n_vocab, a.batch, a.prompt_tokens, a.seed)
 
     # Untimed warm-up: a short prefill of every sequence (the cache is cleared before each timed run).
     w = min(8, a.prompt_tokens, n_batch // a.batch) if a.batch <= n_batch else 1
     submit([(prompts[s][j], j, s, j == w - 1) for s in range(min(a.batch, n_batch)) for j in range(w)])
     runs = []
     for _ in range(a.runs):
-        lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
+        llm.clear()
         t0 = time.perf_counter()
-        nxt = []
-        for s, prompt in enumerate(prompts):
-            for start in range(0, len(prompt), n_batch):
-                chunk = prompt[start:start + n_batch]
-                last = start + len(chunk) == len(prompt)
-                submit([(t, start + j, s, last and j == len(chunk) - 1) for j, t in enumerate(chunk)])
-            nxt.append(argmax(len(chunk) - 1))
+        nxt = [llm.prefill(s, prompt) for s, prompt in enumerate(prompts)]
         t1 = time.perf_counter()
         for step in range(a.new_tokens - 1):
             submit([(nxt[s], a.prompt_tokens + step, s, True) for s in range(a.batch)])
             nxt = [argmax(s) for s in range(a.batch)]
         t2 = time.perf_counter()
         runs.append(rates(a, t1 - t0, t2 - t1))
-    lc.llama_batch_free(batch)
-    lc.llama_free(ctx)
-    lc.llama_model_free(model)
+    llm.close()
     return {"load_seconds": load, "runs": runs}
 
 

@@ -14,7 +14,6 @@ accuracy, how many completions equal ours character for character, and the paire
 right, only llama.cpp right). Nothing here decides correctness: `tinylora grade` does, as for our own rows.
 """
 import argparse
-import ctypes
 import json
 import os
 import subprocess
@@ -44,74 +43,19 @@ def prompt_ids(binary, model, question):
     return json.loads(out)["ids"]
 
 
-def _quiet(level, text, user_data):
-    pass
-
-
-_QUIET = None  # llama.cpp's log callback (set below once llama_cpp is importable; kept referenced)
-
-
 def generate(path, prompts, max_tokens, threads, batch):
     """Greedy completions of every prompt (lists of token ids) by llama.cpp's low-level API: `batch` sequences at a
     time, each prefilled, then decoded together one token per step (argmax of the logits) until an
     end-of-generation token (not kept) or max_tokens. Returns [(text, finish_reason, tokens)] in prompt order."""
-    import numpy as np
-    import llama_cpp as lc
-    global _QUIET
-    _QUIET = lc.llama_log_callback(_quiet)
-    lc.llama_log_set(_QUIET, ctypes.c_void_p())
-    lc.llama_backend_init()
-    model = lc.llama_model_load_from_file(path.encode(), lc.llama_model_default_params())
-    if not model:
-        sys.exit(f"error: llama.cpp could not load {path}")
-    vocab = lc.llama_model_get_vocab(model)
-    n_vocab = lc.llama_vocab_n_tokens(vocab)
+    from llamacpp_batch import BatchDecoder
     longest = max(len(p) for p in prompts)
-    n_batch = 512
-    cparams = lc.llama_context_default_params()
-    cparams.n_ctx = ((batch * (longest + max_tokens + 16) + 255) // 256) * 256
-    cparams.n_batch = n_batch
-    cparams.n_ubatch = n_batch
-    cparams.n_seq_max = batch
-    cparams.n_threads = threads
-    cparams.n_threads_batch = threads
-    ctx = lc.llama_init_from_model(model, cparams)
-    if not ctx:
-        sys.exit("error: llama.cpp could not create a context")
-    cbatch = lc.llama_batch_init(max(n_batch, batch), 0, 1)
-
-    def submit(entries):
-        for i, (tok, pos, seq, logits) in enumerate(entries):
-            cbatch.token[i] = tok
-            cbatch.pos[i] = pos
-            cbatch.n_seq_id[i] = 1
-            cbatch.seq_id[i][0] = seq
-            cbatch.logits[i] = 1 if logits else 0
-        cbatch.n_tokens = len(entries)
-        rc = lc.llama_decode(ctx, cbatch)
-        if rc != 0:
-            sys.exit(f"error: llama_decode failed with {rc}")
-
-    def argmax(i):
-        return int(np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, i), shape=(n_vocab,)).argmax())
-
-    def piece(token):
-        buf = (ctypes.c_char * 256)()
-        n = lc.llama_token_to_piece(vocab, token, buf, len(buf), 0, True)
-        return bytes(buf[:n]) if n > 0 else b""
-
+    llm = BatchDecoder(path, ((batch * (longest + max_tokens + 16) + 255) // 256) * 256, batch, threads, quiet=True)
     results = []
     start, made = time.time(), 0
     for first in range(0, len(prompts), batch):
         group = prompts[first:first + batch]
-        lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
-        nxt = []
-        for s, prompt in enumerate(group):
-            for at in range(0, len(prompt), n_batch):
-                chunk = prompt[at:at + n_batch]
-                last = at + len(chunk) == len(prompt)
-                submit([(t, at + j, s, last and j == len(chunk) - 1) for j, t in enumerate(chunk)])
-            nxt.append(argmax(len(chunk) - 1))
+        llm.clear()
+        nxt = [llm.prefill(s, prompt) for s, prompt in enumerate(group)]
         out = [[] for _ in group]
         finish = [None] * len(group)
         for step in range(max_tokens):
@@ -119,7 +63,7 @@ def generate(path, prompts, max_tokens, threads, batch):
             for s in range(len(group)):
                 if finish[s] is not None:
                     continue
-                if lc.llama_vocab_is_eog(vocab, nxt[s]):
+                if llm.is_end(nxt[s]):
                     finish[s] = "stop"
                     continue
                 out[s].append(nxt[s])
@@ -129,18 +73,16 @@ def generate(path, prompts, max_tokens, threads, batch):
                 active.append(s)
             if not active:
                 break
-            submit([(nxt[s], len(group[s]) + step, s, True) for s in active])
+            llm.submit([(nxt[s], len(group[s]) + step, s, True) for s in active])
             for i, s in enumerate(active):
-                nxt[s] = argmax(i)
+                nxt[s] = llm.argmax(i)
         for s in range(len(group)):
-            text = b"".join(piece(t) for t in out[s]).decode("utf-8", errors="replace")
+            text = b"".join(llm.piece(t) for t in out[s]).decode("utf-8", errors="replace")
             results.append((text, finish[s] or "length", len(out[s]) + (1 if finish[s] == "stop" else 0)))
             made += len(out[s])
         print(f"{len(results)}/{len(prompts)} items, {made / max(time.time() - start, 1e-9):.1f} tokens/s",
               file=sys.stderr, flush=True)
-    lc.llama_batch_free(cbatch)
-    lc.llama_free(ctx)
-    lc.llama_model_free(model)
+    llm.close()
     return results
 
 
