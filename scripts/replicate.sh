@@ -23,6 +23,9 @@ row lora-r1-grpo            grpo   "--kind lora --r 1"                          
 row tinylora-13-bf16-grpo   grpo   "--kind tinylora --r 2 --u 13 --tie all --dtype bf16"  # 13, v saved in bf16
 row tinylora-13-sft         sft    "--kind tinylora --r 2 --u 13 --tie all"           # 13
 row lora-r8-sft             sft    "--kind lora --r 8"                                # 4,399,104
+# Rows that take another row's learning rate instead of sweeping their own: the bf16 row differs from the 13-parameter
+# row only in the type v lives in, so that is the one thing that differs between the two runs.
+declare -A LR_FROM=([tinylora-13-bf16-grpo]=tinylora-13-grpo)
 ROWS="base tinylora-1-grpo tinylora-13-grpo tinylora-168-grpo tinylora-1344-grpo loraxs-r2-grpo lora-r1-grpo
       tinylora-13-bf16-grpo tinylora-13-sft lora-r8-sft"
 LEARNING_RATES=${REPLICATE_LEARNING_RATES:-"1e-4 3e-4 1e-3 3e-3 1e-2"}
@@ -72,6 +75,7 @@ list) echo $ROWS ;;
 sweep)
     row=${2:-}; [ -n "$row" ] || usage; known "$row"
     [ "$row" != base ] || { echo "base has nothing to train" >&2; exit 2; }
+    [ -z "${LR_FROM[$row]:-}" ] || { echo "$row uses the learning rate of ${LR_FROM[$row]}: sweep that row" >&2; exit 2; }
     mkdir -p "$ROOT/results/lr"
     table=$ROOT/results/lr/$row.tsv
     [ -f "$table" ] || printf 'lr\tvalidation_accuracy\tn\n' > "$table"
@@ -97,8 +101,9 @@ run)
     if [ "$row" = base ]; then
         evaluate "$EVAL_DATA" "$runs/base/eval" > "$dest/summary.line.json"
     else
-        [ -f "$ROOT/results/lr/$row.txt" ] || { echo "no learning rate for $row yet: run 'bash scripts/replicate.sh sweep $row' first" >&2; exit 1; }
-        lr=$(cat "$ROOT/results/lr/$row.txt")
+        swept=${LR_FROM[$row]:-$row}
+        [ -f "$ROOT/results/lr/$swept.txt" ] || { echo "no learning rate for $row yet: run 'bash scripts/replicate.sh sweep $swept' first" >&2; exit 1; }
+        lr=$(cat "$ROOT/results/lr/$swept.txt")
         out=$runs/$row
         train "$row" "$lr" "$out" > "$dest/train.json"
         cp "$out/metrics.jsonl" "$dest/metrics.jsonl"

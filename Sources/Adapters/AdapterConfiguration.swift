@@ -1,3 +1,5 @@
+import Numerics
+
 /// The adapter methods (see docs/TINYLORA.md). Every method adds `ΔW = B·R·A` to a target weight `W` `[out, in]`
 /// with `A` `[r, in]`, `R` `[r, r]`, `B` `[out, r]`:
 /// - `tinyLoRA`: A = diag(√s)·Vᵀ and B = U·diag(√s) from the top-r SVD of W (frozen); R = Σᵢ vᵢ·Pᵢ with P `[u, r, r]`
@@ -38,6 +40,16 @@ public enum ParameterDType: UInt8, CaseIterable, Sendable, CustomStringConvertib
     case fp16 = 2
 
     public var byteWidth: Int { self == .fp32 ? 4 : 2 }
+
+    /// `x` as a value of this type holds it (round to nearest even, exactly as an adapter file stores it); fp32
+    /// returns `x`. fp16 overflows to ±infinity.
+    public func rounded(_ x: Float) -> Float {
+        switch self {
+        case .fp32: x
+        case .bf16: Half.bf16ToFloat(Half.floatToBF16(x))
+        case .fp16: Half.f16ToFloat(Half.floatToF16(x))
+        }
+    }
 
     public var description: String {
         switch self {

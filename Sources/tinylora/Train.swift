@@ -36,7 +36,7 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of the adapter's fixed random projections P (and LoRA's initial A).")
     var adapterSeed: UInt64 = 42
 
-    @Option(help: "How the saved adapter stores its values: fp32, bf16 or fp16 (training runs in fp32).")
+    @Option(help: "The type the trained values live in: fp32, bf16 or fp16. bf16/fp16 values are rounded to it after every update (the optimizer's moments stay fp32) and the saved adapter stores them in it.")
     var dtype: String = "fp32"
 
     @Option(help: "Training data: a JSONL file or a built-in name (arith[:...]; gsm8k-test works but is the evaluation set).")

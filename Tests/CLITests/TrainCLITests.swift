@@ -110,6 +110,40 @@ final class TrainCLITests: TemporaryDirectoryTestCase {
         XCTAssertLessThan(losses.last!, losses.first!, "SFT on two examples did not lower their loss: \(losses)")
     }
 
+    /// `--dtype bf16`: v lives in bf16 during training, not only in the saved file. The fp32 checkpoint then holds
+    /// bf16 values (low 16 bits zero) equal to the saved bf16 adapter's, and the run differs from the fp32 one.
+    func testBF16TrainingKeepsTheValuesInBF16() throws {
+        let model = try CLI.modelPath("smollm2-135m")
+        let data = try write("sft.jsonl", """
+        {"prompt": "Say the magic word.", "completion": "Abracadabra!"}
+        {"prompt": "What is the magic word?", "completion": "Abracadabra!"}
+        """)
+        func train(_ dtype: String) throws -> String {
+            let out = dir + "/" + dtype
+            let r = try CLI.run(["train", "--method", "sft", "--model", model, "--data", data, "--suffix", "",
+                                 "--u", "13", "--tie", "all", "--steps", "3", "--batch", "2", "--lr", "0.003",
+                                 "--checkpoint-every", "3", "--dtype", dtype, "--out", out])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return out
+        }
+        /// The 13 stored values: the bytes before the file's 32-byte SHA-256.
+        func values(_ path: String, width: Int) throws -> [UInt32] {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            let end = bytes.count - 32, start = end - 13 * width
+            return stride(from: start, to: end, by: width).map { i in
+                (0 ..< width).reduce(UInt32(0)) { $0 | UInt32(bytes[i + $1]) << (8 * $1) }
+            }
+        }
+        let bf16 = try train("bf16"), fp32 = try train("fp32")
+        let saved = try values(bf16 + "/adapter.tla", width: 2)
+        let checkpoint = try values(bf16 + "/checkpoints/step-000003/adapter.tla", width: 4)
+        XCTAssertTrue(saved.contains { $0 != 0 }, "training did not move v")
+        XCTAssertEqual(checkpoint, saved.map { $0 << 16 }, "the checkpoint's fp32 values are not the saved bf16 ones")
+        let full = try values(fp32 + "/adapter.tla", width: 4)
+        XCTAssertTrue(full.contains { $0 & 0xFFFF != 0 }, "fp32 training produced only bf16 values")
+        XCTAssertNotEqual(full.map { ($0 >> 16) }, saved, "bf16 training equals fp32 training rounded at the end")
+    }
+
     func testConfigFileSetsOptionsAndTheCommandLineWins() throws {
         let model = try CLI.modelPath("smollm2-135m")
         let data = try sumsData()
