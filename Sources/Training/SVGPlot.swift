@@ -15,11 +15,24 @@ public struct PlotSeries: Sendable {
     }
 }
 
+/// A point; `interval` (e.g. a 95% confidence interval of y) is drawn as a vertical error bar.
 public struct PlotPoint: Equatable, Sendable {
     public var x: Double
     public var y: Double
-    public init(x: Double, y: Double) {
+    public var interval: ClosedRange<Double>?
+    public init(x: Double, y: Double, interval: ClosedRange<Double>? = nil) {
         self.x = x
+        self.y = y
+        self.interval = interval
+    }
+}
+
+/// A horizontal line across a panel at `y` (e.g. a baseline's value), dashed, with a legend entry.
+public struct PlotReference: Equatable, Sendable {
+    public var name: String
+    public var y: Double
+    public init(name: String, y: Double) {
+        self.name = name
         self.y = y
     }
 }
@@ -29,17 +42,21 @@ public struct PlotPanel: Sendable {
     public var series: [PlotSeries]
     public var yLabel: String
     public var yRange: ClosedRange<Double>?
+    public var references: [PlotReference]
 
-    public init(series: [PlotSeries], yLabel: String = "", yRange: ClosedRange<Double>? = nil) {
+    public init(series: [PlotSeries], yLabel: String = "", yRange: ClosedRange<Double>? = nil,
+                references: [PlotReference] = []) {
         self.series = series
         self.yLabel = yLabel
         self.yRange = yRange
+        self.references = references
     }
 }
 
 /// A small self-contained SVG line chart: panels stacked vertically over one shared x axis, each with a frame,
 /// grid lines, tick labels, a y label and a legend; one `<polyline class="series">` per series holding one
-/// coordinate pair per finite point. With smoothing, each series is drawn as its trailing moving average over
+/// coordinate pair per finite point. Points with an interval get a marker (`<circle class="marker">`) and an error
+/// bar (`<path class="interval">`); references are dashed `<line class="reference">`s. With smoothing, each series is drawn as its trailing moving average over
 /// `smoothing` points (`<polyline class="series">`) over the raw values drawn faintly (`<polyline class="raw">`).
 /// A log x axis (base 10) needs every x > 0.
 public enum SVGPlot {
@@ -82,11 +99,16 @@ public enum SVGPlot {
         }
         guard options.smoothing >= 1 else { throw PlotError("the smoothing window must be at least 1 (got \(options.smoothing))") }
         let panels = panels.map { p in
-            PlotPanel(series: p.series.map { s in PlotSeries(name: s.name, points: s.points.filter { $0.x.isFinite && $0.y.isFinite }) },
-                      yLabel: p.yLabel, yRange: p.yRange)
+            PlotPanel(series: p.series.map { s in
+                PlotSeries(name: s.name, points: s.points.filter { $0.x.isFinite && $0.y.isFinite }.map { point in
+                    var point = point
+                    if let i = point.interval, !(i.lowerBound.isFinite && i.upperBound.isFinite) { point.interval = nil }
+                    return point
+                })
+            }, yLabel: p.yLabel, yRange: p.yRange, references: p.references.filter { $0.y.isFinite })
         }
         let xs = panels.flatMap { $0.series.flatMap { $0.points.map(\.x) } }
-        for v in xs + panels.flatMap({ $0.series.flatMap { $0.points.map(\.y) } }) where abs(v) > 1e100 {
+        for v in xs + panels.flatMap(yValues) where abs(v) > 1e100 {
             throw PlotError("the value \(v) is too large to plot (|value| above 1e100)")
         }
         if options.logX, let bad = panels.lazy.flatMap({ $0.series }).first(where: { $0.points.contains { $0.x <= 0 } }) {
@@ -112,8 +134,7 @@ public enum SVGPlot {
                 throw PlotError("panel \(p + 1): the y range \(r) is empty or not finite")
             }
             let y0 = top + Double(p) * (options.panelHeight + gap)
-            let ys = panel.series.flatMap { $0.points.map(\.y) }
-            let yAxis = linearAxis(ys, fixed: panel.yRange)
+            let yAxis = linearAxis(yValues(panel), fixed: panel.yRange)
             let frame = (x: left, y: y0, w: plotWidth, h: options.panelHeight)
             func px(_ x: Double) -> Double { frame.x + xAxis.fraction(x) * frame.w }
             func py(_ y: Double) -> Double { frame.y + (1 - yAxis.fraction(y)) * frame.h }
@@ -145,13 +166,30 @@ public enum SVGPlot {
                 if !shown.isEmpty {
                     svg += "<polyline class=\"series\" data-name=\"\(escape(series.name))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.8\" points=\"\(coordinates(shown, px, py))\"/>\n"
                 }
-                if shown.count == 1 {
+                if shown.count == 1, raw.first?.interval == nil {
                     svg += "<circle cx=\"\(n(px(shown[0].x)))\" cy=\"\(n(py(shown[0].y)))\" r=\"3\" fill=\"\(color)\"/>\n"
+                }
+                for point in raw {
+                    guard let i = point.interval else { continue }
+                    let x = px(point.x), cap = 4.0
+                    svg += "<path class=\"interval\" d=\"M\(n(x)),\(n(py(i.lowerBound)))V\(n(py(i.upperBound)))"
+                        + "M\(n(x - cap)),\(n(py(i.lowerBound)))h\(n(2 * cap))M\(n(x - cap)),\(n(py(i.upperBound)))h\(n(2 * cap))\" "
+                        + "stroke=\"\(color)\" stroke-width=\"1.2\" fill=\"none\"/>\n"
+                    svg += "<circle class=\"marker\" cx=\"\(n(x))\" cy=\"\(n(py(point.y)))\" r=\"3.5\" fill=\"\(color)\"/>\n"
                 }
                 let ly = frame.y + 14 + Double(s) * 18
                 let lx = frame.x + frame.w + 14
                 svg += "<g class=\"legend\"><line x1=\"\(n(lx))\" y1=\"\(n(ly - 4))\" x2=\"\(n(lx + 22))\" y2=\"\(n(ly - 4))\" stroke=\"\(color)\" stroke-width=\"2\"/>"
                 svg += "<text x=\"\(n(lx + 28))\" y=\"\(n(ly))\">\(escape(series.name + (raw.isEmpty ? " (no data)" : "")))</text></g>\n"
+            }
+            for (k, reference) in panel.references.enumerated() {
+                let y = py(reference.y)
+                svg += "<line class=\"reference\" data-name=\"\(escape(reference.name))\" x1=\"\(n(frame.x))\" y1=\"\(n(y))\" "
+                    + "x2=\"\(n(frame.x + frame.w))\" y2=\"\(n(y))\" stroke=\"#555\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>\n"
+                let ly = frame.y + 14 + Double(panel.series.count + k) * 18
+                let lx = frame.x + frame.w + 14
+                svg += "<g class=\"legend\"><line x1=\"\(n(lx))\" y1=\"\(n(ly - 4))\" x2=\"\(n(lx + 22))\" y2=\"\(n(ly - 4))\" stroke=\"#555\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>"
+                svg += "<text x=\"\(n(lx + 28))\" y=\"\(n(ly))\">\(escape(reference.name))</text></g>\n"
             }
             svg += "</g>\n"
         }
@@ -159,6 +197,13 @@ public enum SVGPlot {
         svg += "<text class=\"label\" x=\"\(n(left + plotWidth / 2))\" y=\"\(n(xLabelY))\" text-anchor=\"middle\">\(escape(options.xLabel + (options.logX ? " (log scale)" : "")))</text>\n"
         svg += "</svg>\n"
         return svg
+    }
+
+    /// Every y a panel's axis must show: the points, their intervals and the references.
+    static func yValues(_ panel: PlotPanel) -> [Double] {
+        panel.series.flatMap { s in
+            s.points.flatMap { p in [p.y] + (p.interval.map { [$0.lowerBound, $0.upperBound] } ?? []) }
+        } + panel.references.map(\.y)
     }
 
     /// Trailing moving average: point i becomes the mean of the y values of points max(0, i−window+1)...i.

@@ -18,39 +18,94 @@ extension SVGPlot {
     /// values lie in [0, 1]; the others share the first. `source` names the records in errors (a file path).
     public static func metricsChart(_ records: [MetricsRecord], keys: [String]? = nil, xKey: String = "step",
                                     source: String = "the metrics", options: Options = Options()) throws -> String {
-        guard !records.isEmpty else { throw PlotError("\(source) has no metrics lines") }
-        let available = metricsKeys(records)
-        let list = available.joined(separator: ", ")
+        try metricsChart([MetricsSource(name: source, records: records)], keys: keys, xKey: xKey, options: options)
+    }
+
+    /// One metrics file (or any list of records) of a chart; `name` labels its series and names it in errors.
+    public struct MetricsSource: Sendable {
+        public var name: String
+        public var records: [MetricsRecord]
+        public init(name: String, records: [MetricsRecord]) {
+            self.name = name
+            self.records = records
+        }
+    }
+
+    /// A chart of `keys` of several sources against `xKey`: one series per source and key, named by the key (one
+    /// source), the source (one key) or "source: key". Keys default to `defaultMetricsKeys` of all the sources'
+    /// keys (each source drawing those it has); explicit keys must be in every source. Keys containing "accuracy"
+    /// go to a second panel, on a 0-1 axis when all their values and intervals lie in [0, 1]. `intervalKeys`
+    /// (low, high) give each point's error bar where a record has both. `references` are drawn in the accuracy
+    /// panel when there is one, else in the first.
+    public static func metricsChart(_ sources: [MetricsSource], keys: [String]? = nil, xKey: String = "step",
+                                    intervalKeys: (low: String, high: String)? = nil,
+                                    references: [PlotReference] = [], options: Options = Options()) throws -> String {
+        guard !sources.isEmpty else { throw PlotError("no metrics to plot") }
+        for s in sources where s.records.isEmpty { throw PlotError("\(s.name) has no metrics lines") }
+        let availableBySource = sources.map { metricsKeys($0.records) }
+        var union: [String] = []
+        for k in availableBySource.joined() where !union.contains(k) { union.append(k) }
         let chosen: [String]
         if let keys {
             guard !keys.isEmpty else { throw PlotError("no keys to plot") }
-            for k in keys where !available.contains(k) { throw PlotError("\(source) has no key \(k) (keys: \(list))") }
+            for (s, available) in zip(sources, availableBySource) {
+                let list = available.joined(separator: ", ")
+                for k in keys where !available.contains(k) { throw PlotError("\(s.name) has no key \(k) (keys: \(list))") }
+            }
             chosen = keys
         } else {
-            chosen = defaultMetricsKeys(available)
+            chosen = defaultMetricsKeys(union)
             guard !chosen.isEmpty else {
-                throw PlotError("\(source) has no reward_mean or accuracy key; choose keys to plot (keys: \(list))")
+                let list = union.joined(separator: ", ")
+                throw PlotError("\(sources[0].name) has no reward_mean or accuracy key; choose keys to plot (keys: \(list))")
             }
         }
-        let x: String? = available.contains(xKey) ? xKey : nil
-        if x == nil, xKey != "step" { throw PlotError("\(source) has no key \(xKey) for the x axis (keys: \(list))") }
+        for (s, available) in zip(sources, availableBySource) {
+            let list = available.joined(separator: ", ")
+            if !available.contains(xKey), xKey != "step" {
+                throw PlotError("\(s.name) has no key \(xKey) for the x axis (keys: \(list))")
+            }
+            if let (low, high) = intervalKeys {
+                for k in [low, high] where !available.contains(k) {
+                    throw PlotError("\(s.name) has no key \(k) for the error bars (keys: \(list))")
+                }
+            }
+        }
+        let lineNumbers = !union.contains(xKey)
 
-        func series(_ key: String) -> PlotSeries {
-            PlotSeries(name: key, points: MetricsLog.series(records, key: key, xKey: x).map { PlotPoint(x: $0.x, y: $0.y) })
+        func series(_ key: String) -> [PlotSeries] {
+            zip(sources, availableBySource).compactMap { source, available in
+                guard available.contains(key) else { return nil }
+                let name = sources.count == 1 ? key : chosen.count == 1 ? source.name : "\(source.name): \(key)"
+                var points: [PlotPoint] = []
+                for (i, r) in source.records.enumerated() {
+                    guard let y = r[key], y.isFinite else { continue }
+                    let x = lineNumbers ? Double(i + 1) : r[xKey]
+                    guard let x else { continue }
+                    var interval: ClosedRange<Double>?
+                    if let (low, high) = intervalKeys, let a = r[low], let b = r[high], a.isFinite, b.isFinite {
+                        interval = min(a, b) ... max(a, b)
+                    }
+                    points.append(PlotPoint(x: x, y: y, interval: interval))
+                }
+                return PlotSeries(name: name, points: points)
+            }
         }
         let accuracyKeys = chosen.filter { $0.contains("accuracy") }
         let otherKeys = chosen.filter { !$0.contains("accuracy") }
         var panels: [PlotPanel] = []
         if !otherKeys.isEmpty {
-            panels.append(PlotPanel(series: otherKeys.map(series), yLabel: otherKeys.count == 1 ? otherKeys[0] : "value"))
+            panels.append(PlotPanel(series: otherKeys.flatMap(series), yLabel: otherKeys.count == 1 ? otherKeys[0] : "value"))
         }
         if !accuracyKeys.isEmpty {
-            let s = accuracyKeys.map(series)
-            let inUnit = s.allSatisfy { $0.points.allSatisfy { (0 ... 1).contains($0.y) } }
+            let s = accuracyKeys.flatMap(series)
+            let panel = PlotPanel(series: s, references: references)
+            let inUnit = yValues(panel).allSatisfy { (0 ... 1).contains($0) }
             panels.append(PlotPanel(series: s, yLabel: "accuracy", yRange: inUnit ? 0 ... 1 : nil))
         }
+        panels[panels.count - 1].references = references
         var options = options
-        options.xLabel = x ?? "line"
+        options.xLabel = lineNumbers ? "line" : xKey
         return try render(panels: panels, options: options)
     }
 }
