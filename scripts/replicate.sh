@@ -2,6 +2,7 @@
 # Issue 6's paper-replication rows, one command per row (see RESULTS.md):
 #   bash scripts/replicate.sh sweep ROW   # choose ROW's learning rate on a validation split of generated problems
 #   bash scripts/replicate.sh run ROW     # train ROW (resumes an interrupted run), then score it on GSM8K
+#   bash scripts/replicate.sh report      # RESULTS.md's table and plots from the finished rows (results_report.py)
 #   bash scripts/replicate.sh list        # the rows
 # Training data: the built-in generator (results/configs/{grpo,sft}.yaml). Evaluation: the fixed GSM8K test subset
 # gsm8k-test:subset=400,seed=2026 (ids pinned in results/gsm8k-test-subset-400-seed-2026.txt), greedy, 512 new
@@ -46,7 +47,7 @@ bin=${REPLICATE_BIN:-"$(swift build -c release --show-bin-path)/tinylora"}
 weights=fp32
 grep -q avx512_bf16 /proc/cpuinfo && weights=bf16
 
-usage() { sed -n '2,5p' "$0" >&2; exit 2; }
+usage() { sed -n '2,6p' "$0" >&2; exit 2; }
 known() { [ "$1" = base ] || [ -n "${CONFIG[$1]:-}" ] || { echo "unknown row '$1'; rows: $ROWS" >&2; exit 2; }; }
 
 train_flags() { # ROW LR OUT
@@ -113,6 +114,12 @@ run)
     cp "$runs/$row/eval/summary.json" "$dest/summary.json"
     gzip -9 -n -c "$runs/$row/eval/results.jsonl" > "$dest/results.jsonl.gz"
     echo "$row: $(cat "$dest/summary.line.json")"
+    ;;
+report)
+    rows="" lr_from=""
+    for row in $ROWS; do rows="$rows $row:${CONFIG[$row]:--}"; done
+    for row in "${!LR_FROM[@]}"; do lr_from="$lr_from $row:${LR_FROM[$row]}"; done
+    python3 scripts/results_report.py --tinylora "$bin" --rows "$rows" --lr-from "$lr_from" --root "$ROOT"
     ;;
 *) usage ;;
 esac

@@ -21,18 +21,21 @@ extension SVGPlot {
         try metricsChart([MetricsSource(name: source, records: records)], keys: keys, xKey: xKey, options: options)
     }
 
-    /// One metrics file (or any list of records) of a chart; `name` labels its series and names it in errors.
+    /// One metrics file (or any list of records) of a chart: `name` names it in errors and labels its series
+    /// unless `label` is given.
     public struct MetricsSource: Sendable {
         public var name: String
         public var records: [MetricsRecord]
-        public init(name: String, records: [MetricsRecord]) {
+        public var label: String?
+        public init(name: String, records: [MetricsRecord], label: String? = nil) {
             self.name = name
             self.records = records
+            self.label = label
         }
     }
 
     /// A chart of `keys` of several sources against `xKey`: one series per source and key, named by the key (one
-    /// source), the source (one key) or "source: key". Keys default to `defaultMetricsKeys` of all the sources'
+    /// unlabelled source), the source's label or name (one key) or "label: key". Keys default to `defaultMetricsKeys` of all the sources'
     /// keys (each source drawing those it has); explicit keys must be in every source. Keys containing "accuracy"
     /// go to a second panel, on a 0-1 axis when all their values and intervals lie in [0, 1]. `intervalKeys`
     /// (low, high) give each point's error bar where a record has both. `references` are drawn in the accuracy
@@ -76,7 +79,8 @@ extension SVGPlot {
         func series(_ key: String) -> [PlotSeries] {
             zip(sources, availableBySource).compactMap { source, available in
                 guard available.contains(key) else { return nil }
-                let name = sources.count == 1 ? key : chosen.count == 1 ? source.name : "\(source.name): \(key)"
+                let label = source.label ?? source.name
+                let name = sources.count == 1 && source.label == nil ? key : chosen.count == 1 ? label : "\(label): \(key)"
                 var points: [PlotPoint] = []
                 for (i, r) in source.records.enumerated() {
                     guard let y = r[key], y.isFinite else { continue }

@@ -53,12 +53,13 @@ struct Plot: ParsableCommand {
         guard smooth >= 1 else { throw CLIError("--smooth must be >= 1 (got \(smooth))") }
         guard out.lowercased().hasSuffix(".svg") else { throw CLIError("--out must name a .svg file (got \(out))") }
         let urls = metrics.map { URL(fileURLWithPath: $0) }
-        let seriesNames = try names.map(Plot.list) ?? urls.map { $0.deletingLastPathComponent().lastPathComponent }
-        guard seriesNames.count == metrics.count else {
-            throw CLIError("--names has \(seriesNames.count) names for \(metrics.count) metrics files")
+        let labels = try names.map(Plot.list)
+        if let labels, labels.count != metrics.count {
+            throw CLIError("--names has \(labels.count) names for \(metrics.count) metrics files")
         }
-        let sources = try zip(urls, seriesNames).map { url, name in
-            SVGPlot.MetricsSource(name: metrics.count == 1 ? url.path : name, records: try MetricsLog.read(url))
+        let sources = try urls.enumerated().map { i, url in
+            SVGPlot.MetricsSource(name: metrics.count == 1 ? url.path : url.deletingLastPathComponent().lastPathComponent,
+                                  records: try MetricsLog.read(url), label: labels?[i])
         }
         let chosen = try keys.map(Plot.list)
         var intervalKeys: (low: String, high: String)?

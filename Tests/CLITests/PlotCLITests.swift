@@ -104,6 +104,12 @@ final class PlotCLITests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try seriesPolylines(curves).map(\.0), ["rl", "sft"])
 
         assertCleanError(try CLI.run(["plot", rl, sft, "--out", out, "--names", "one"]), contains: "--names has 1 names")
+        // One file with --names: the series takes the name, not the key's.
+        let single = dir + "/single.svg"
+        let r3 = try CLI.run(["plot", rl, "--out", single, "--x", "trainable_parameters", "--keys", "accuracy",
+                              "--names", "GRPO", "--log-x"])
+        XCTAssertEqual(r3.status, 0, r3.stderr)
+        XCTAssertEqual(try seriesPolylines(single).map(\.0), ["GRPO"])
         assertCleanError(try CLI.run(["plot", rl, "--out", out, "--keys", "accuracy", "--error-bars", "accuracy_low"]),
                          contains: "--error-bars takes two keys")
         assertCleanError(try CLI.run(["plot", rl, "--out", out, "--keys", "accuracy", "--error-bars", "lo,hi",

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Rebuilds RESULTS.md's results table and its two plots from the rows' files (issue 6). Run by
+`bash scripts/replicate.sh report`, which passes the rows in order; python3 from the system is enough.
+
+    python3 scripts/results_report.py --tinylora BIN --rows "base:- tinylora-13-grpo:grpo ..." [--root .]
+
+For every row with `results/rows/ROW/summary.json` (written by `replicate.sh run ROW`), the table gets its GSM8K
+accuracy with the Wilson 95% interval (from the summary), correct and truncated counts, the paired comparison with
+the base row on the same 400 items (items only this row gets right / only the base gets right, exact two-sided
+McNemar p) from the per-item `results.jsonl.gz`, the trainable parameters and the adapter file's size
+(`results/adapters/ROW.tla`), the learning rate (`results/lr/*.txt`) and the training budget from `metrics.jsonl`
+(steps, samples, rollout + backward seconds summed over the steps, so a resumed run counts every step once). Rows
+not scored yet are listed as such. The table replaces the block between the BEGIN/END markers of RESULTS.md.
+
+Plots (drawn by `tinylora plot`): `results/accuracy-vs-parameters.svg` (accuracy against trainable parameters, log
+x, GRPO and SFT as two lines with 95% error bars, the base model as a dashed line; the series' points are in
+`results/plot/{grpo,sft}.jsonl`) and `results/reward-curves.svg` (each GRPO row's mean reward per step, smoothed
+over 5 steps).
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import subprocess
+import sys
+
+BEGIN = "<!-- BEGIN results table (scripts/results_report.py) -->"
+END = "<!-- END results table -->"
+
+
+def mcnemar_p(gained, lost):
+    """Exact two-sided McNemar: p = min(1, 2·P(X ≤ min(gained, lost))), X ~ Binomial(gained + lost, 1/2)."""
+    n = gained + lost
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(gained, lost) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def per_item(path):
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return {(r["id"], r.get("sample", 0)): bool(r["correct"]) for r in map(json.loads, filter(str.strip, f))}
+
+
+def load_row(root, name, config):
+    rows = os.path.join(root, "results", "rows", name)
+    summary_path = os.path.join(rows, "summary.json")
+    if not os.path.exists(summary_path):
+        return None
+    with open(summary_path) as f:
+        summary = json.load(f)
+    row = {"name": name, "config": config, "summary": summary, "items": per_item(os.path.join(rows, "results.jsonl.gz"))}
+    row["trainable_parameters"] = 0
+    train_path = os.path.join(rows, "train.json")
+    if os.path.exists(train_path):
+        with open(train_path) as f:
+            row["trainable_parameters"] = json.load(f)["trainable_parameters"]
+    adapter = os.path.join(root, "results", "adapters", name + ".tla")
+    row["adapter_bytes"] = os.path.getsize(adapter) if os.path.exists(adapter) else None
+    metrics_path = os.path.join(rows, "metrics.jsonl")
+    if os.path.exists(metrics_path):
+        with open(metrics_path) as f:
+            row["metrics"] = [json.loads(line) for line in f if line.strip()]
+    return row
+
+
+def learning_rate(root, name, lr_from):
+    path = os.path.join(root, "results", "lr", lr_from.get(name, name) + ".txt")
+    return open(path).read().strip() if os.path.exists(path) else None
+
+
+def pct(x):
+    return f"{100 * x:.2f}%"
+
+
+def table(rows, base, root, lr_from, configs):
+    lines = ["| row | method | trainable parameters | adapter file | GSM8K accuracy (400) | 95% interval | correct | "
+             "truncated | vs base: only this right / only base right (McNemar p) | learning rate | training |",
+             "|---|---|---:|---:|---:|---|---:|---:|---|---|---|"]
+    for name, config in configs:
+        row = rows.get(name)
+        method = {"grpo": "GRPO", "sft": "SFT"}.get(config, "—")
+        if row is None:
+            lines.append(f"| `{name}` | {method} | | | not run yet | | | | | | |")
+            continue
+        s = row["summary"]
+        low, high = s["ci95"]
+        versus = "—"
+        if base is not None and row is not base:
+            common = row["items"].keys() & base["items"].keys()
+            gained = sum(1 for k in common if row["items"][k] and not base["items"][k])
+            lost = sum(1 for k in common if base["items"][k] and not row["items"][k])
+            versus = f"{gained} / {lost} (p = {mcnemar_p(gained, lost):.2g})"
+        size = f"{row['adapter_bytes']} bytes" if row["adapter_bytes"] is not None else "—"
+        training = "—"
+        if "metrics" in row:
+            m = row["metrics"]
+            seconds = sum(r.get("rollout_seconds", 0) + r.get("backward_seconds", 0) for r in m)
+            training = f"{len(m)} steps, {seconds / 3600:.1f} h"
+        lr = learning_rate(root, name, lr_from) or "—" if config != "-" else "—"
+        lines.append(f"| `{name}` | {method} | {row['trainable_parameters']:,} | {size} | {pct(s['accuracy'])} | "
+                     f"[{pct(low)}, {pct(high)}] | {s['correct']} / {s['n']} | {s['truncated']} | {versus} | {lr} | "
+                     f"{training} |")
+    return "\n".join(lines)
+
+
+def write_points(path, rows):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        for row in sorted(rows, key=lambda r: r["trainable_parameters"]):
+            low, high = row["summary"]["ci95"]
+            f.write(json.dumps({"row": row["name"], "trainable_parameters": row["trainable_parameters"],
+                                "accuracy": row["summary"]["accuracy"], "accuracy_low": low,
+                                "accuracy_high": high}) + "\n")
+    os.replace(path + ".tmp", path)
+
+
+def plot(binary, args):
+    result = subprocess.run([binary, "plot"] + args, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"tinylora plot failed: {result.stderr.strip()}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tinylora", required=True, help="our binary (draws the plots)")
+    ap.add_argument("--rows", required=True, help="space-separated NAME:CONFIG in table order (CONFIG grpo, sft or -)")
+    ap.add_argument("--lr-from", default="", help="space-separated ROW:OTHER, rows using OTHER's learning rate")
+    ap.add_argument("--root", default=".")
+    a = ap.parse_args()
+    configs = [tuple(item.split(":", 1)) for item in a.rows.split()]
+    lr_from = dict(item.split(":", 1) for item in a.lr_from.split())
+    rows = {name: r for name, config in configs if (r := load_row(a.root, name, config)) is not None}
+    base = rows.get("base")
+
+    results_md = os.path.join(a.root, "RESULTS.md")
+    text = open(results_md, encoding="utf-8").read()
+    if BEGIN not in text or END not in text:
+        sys.exit(f"{results_md} lacks the markers {BEGIN} ... {END}")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(results_md + ".tmp", "w", encoding="utf-8") as f:
+        f.write(head + BEGIN + "\n" + table(rows, base, a.root, lr_from, configs) + "\n" + END + tail)
+    os.replace(results_md + ".tmp", results_md)
+
+    results = os.path.join(a.root, "results")
+    files, names = [], []
+    for config, label in (("grpo", "GRPO (RL)"), ("sft", "SFT")):
+        trained = [r for r in rows.values() if r["config"] == config]
+        if trained:
+            path = os.path.join(results, "plot", config + ".jsonl")
+            write_points(path, trained)
+            files.append(path)
+            names.append(label)
+    if files:
+        reference = ["--reference", f"base model={base['summary']['accuracy']}"] if base else []
+        plot(a.tinylora, files + ["--out", os.path.join(results, "accuracy-vs-parameters.svg"), "--names",
+                                  ",".join(names), "--x", "trainable_parameters", "--keys", "accuracy", "--error-bars",
+                                  "accuracy_low,accuracy_high", "--log-x", "--title",
+                                  "GSM8K accuracy (400 test items) against trainable parameters"] + reference)
+    curves = [r for r in rows.values() if r["config"] == "grpo" and r.get("metrics")]
+    if curves:
+        plot(a.tinylora, [os.path.join(results, "rows", r["name"], "metrics.jsonl") for r in curves] +
+             ["--out", os.path.join(results, "reward-curves.svg"), "--keys", "reward_mean", "--smooth", "5",
+              "--names", ",".join(r["name"] for r in curves),
+              "--title", "GRPO training reward (fraction of correct samples), 5-step moving average"])
+    print(f"{results_md}: {len(rows)} of {len(configs)} rows scored")
+
+
+if __name__ == "__main__":
+    main()
