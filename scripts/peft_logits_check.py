@@ -94,9 +94,9 @@ def main():
     ap.add_argument("--out", required=True, help="directory for comparison.json and the PEFT export")
     ap.add_argument("--items", type=int, default=4)
     ap.add_argument("--last", type=int, default=16, help="positions compared per item, counted from the end")
-    ap.add_argument("--tinylora", help="our binary (default: this checkout's release build)")
+    ap.add_argument("--binary", help="our binary (default: this checkout's release build)")
     a = ap.parse_args()
-    binary = tinylora_binary(a.tinylora)
+    binary = tinylora_binary(a.binary)
     os.makedirs(a.out, exist_ok=True)
     export_dir = os.path.join(a.out, "peft-tinylora")
     exported = subprocess.run([binary, "export", "--model", a.gguf, "--adapter", a.adapter, "--format",

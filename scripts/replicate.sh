@@ -119,7 +119,7 @@ report)
     rows="" lr_from=""
     for row in $ROWS; do rows="$rows $row:${CONFIG[$row]:--}"; done
     for row in "${!LR_FROM[@]}"; do lr_from="$lr_from $row:${LR_FROM[$row]}"; done
-    python3 scripts/results_report.py --tinylora "$bin" --rows "$rows" --lr-from "$lr_from" --root "$ROOT"
+    python3 scripts/results_report.py --binary "$bin" --rows "$rows" --lr-from "$lr_from" --root "$ROOT"
     ;;
 *) usage ;;
 esac

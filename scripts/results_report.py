@@ -2,7 +2,7 @@
 """Rebuilds RESULTS.md's results table and its two plots from the rows' files (issue 6). Run by
 `bash scripts/replicate.sh report`, which passes the rows in order; python3 from the system is enough.
 
-    python3 scripts/results_report.py --tinylora BIN --rows "base:- tinylora-13-grpo:grpo ..." [--root .]
+    python3 scripts/results_report.py --binary BIN --rows "base:- tinylora-13-grpo:grpo ..." [--root .]
 
 For every row with `results/rows/ROW/summary.json` (written by `replicate.sh run ROW`), the table gets its GSM8K
 accuracy with the Wilson 95% interval (from the summary), correct and truncated counts, the paired comparison with
@@ -124,7 +124,7 @@ def plot(binary, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tinylora", required=True, help="our binary (draws the plots)")
+    ap.add_argument("--binary", required=True, help="our binary (draws the plots)")
     ap.add_argument("--rows", required=True, help="space-separated NAME:CONFIG in table order (CONFIG grpo, sft or -)")
     ap.add_argument("--lr-from", default="", help="space-separated ROW:OTHER, rows using OTHER's learning rate")
     ap.add_argument("--root", default=".")
@@ -155,13 +155,13 @@ def main():
             names.append(label)
     if files:
         reference = ["--reference", f"base model={base['summary']['accuracy']}"] if base else []
-        plot(a.tinylora, files + ["--out", os.path.join(results, "accuracy-vs-parameters.svg"), "--names",
+        plot(a.binary, files + ["--out", os.path.join(results, "accuracy-vs-parameters.svg"), "--names",
                                   ",".join(names), "--x", "trainable_parameters", "--keys", "accuracy", "--error-bars",
                                   "accuracy_low,accuracy_high", "--log-x", "--title",
                                   "GSM8K accuracy (400 test items) against trainable parameters"] + reference)
     curves = [r for r in rows.values() if r["config"] == "grpo" and r.get("metrics")]
     if curves:
-        plot(a.tinylora, [os.path.join(results, "rows", r["name"], "metrics.jsonl") for r in curves] +
+        plot(a.binary, [os.path.join(results, "rows", r["name"], "metrics.jsonl") for r in curves] +
              ["--out", os.path.join(results, "reward-curves.svg"), "--keys", "reward_mean", "--smooth", "5",
               "--names", ",".join(r["name"] for r in curves),
               "--title", "GRPO training reward (fraction of correct samples), 5-step moving average"])
