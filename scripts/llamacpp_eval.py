@@ -18,29 +18,9 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
-
-def tinylora_binary(path):
-    if path:
-        return path
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=root, check=True,
-                         capture_output=True, text=True).stdout.strip()
-    return os.path.join(out, "tinylora")
-
-
-def prompt_ids(binary, model, question):
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump([{"role": "user", "content": question}], f)
-        name = f.name
-    try:
-        out = subprocess.run([binary, "tokenize", "--model", model, "--messages", name, "--add-generation-prompt",
-                              "--json"], check=True, capture_output=True, text=True).stdout
-    finally:
-        os.unlink(name)
-    return json.loads(out)["ids"]
+import tinylora_cli
 
 
 def generate(path, prompts, max_tokens, threads, batch):
@@ -89,7 +69,7 @@ def generate(path, prompts, max_tokens, threads, batch):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gguf", required=True, help="the GGUF llama.cpp runs (e.g. from `tinylora merge --out X.gguf`)")
-    ap.add_argument("--ours", required=True, help="our eval's results.jsonl (prompts, ids and our completions)")
+    ap.add_argument("--ours", required=True, help="our eval's results.jsonl(.gz) (prompts, ids and our completions)")
     ap.add_argument("--data", required=True, help="the dataset spec our eval used (passed to `tinylora grade`)")
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--limit", type=int, help="only the first N items")
@@ -100,14 +80,12 @@ def main():
     ap.add_argument("--binary", help="the tinylora binary (default: this checkout's release build)")
     args = ap.parse_args()
 
-    binary = tinylora_binary(args.binary)
-    ours = [json.loads(line) for line in open(args.ours, encoding="utf-8") if line.strip()]
+    binary = tinylora_cli.binary(args.binary)
+    ours = tinylora_cli.read_results(args.ours, args.limit)
     if any(r.get("sample", 0) != 0 for r in ours):
         sys.exit("error: only greedy evaluations (one sample per item) are supported")
-    if args.limit:
-        ours = ours[:args.limit]
     os.makedirs(args.out, exist_ok=True)
-    prompts = [prompt_ids(binary, args.gguf, r["prompt"]) for r in ours]
+    prompts = [tinylora_cli.prompt_ids(binary, args.gguf, r["prompt"]) for r in ours]
     generated = generate(args.gguf, prompts, args.max_tokens, args.threads, args.batch)
     path = os.path.join(args.out, "completions.jsonl")
     with open(path + ".tmp", "w", encoding="utf-8") as f:

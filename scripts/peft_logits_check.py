@@ -22,57 +22,21 @@ Writes OUT/comparison.json and prints it; exits 1 when the adapted gap exceeds 0
 0.01 + 1% of the effect size (the tolerances of QwenExportTests for a random adapter).
 """
 import argparse
-import gzip
 import json
 import os
 import subprocess
 import sys
-import tempfile
+
+import tinylora_cli
+from tinylora_cli import run_json
 
 TOP_K = 8
 BASE_TOP_K = 64
 MAX_TOKENS = 384
 
 
-def tinylora_binary(path):
-    if path:
-        return path
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=root, check=True,
-                         capture_output=True, text=True).stdout.strip()
-    return os.path.join(out, "tinylora")
-
-
-def read_results(path, count):
-    opener = gzip.open if path.endswith(".gz") else open
-    items = []
-    with opener(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                items.append(json.loads(line))
-            if len(items) == count:
-                break
-    if len(items) < count:
-        sys.exit(f"{path} holds {len(items)} items, fewer than --items {count}")
-    return items
-
-
-def run_json(args):
-    result = subprocess.run(args, capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit(f"{' '.join(args[:2])} failed: {result.stderr.strip()}")
-    return json.loads(result.stdout)
-
-
 def token_ids(binary, model, item):
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump([{"role": "user", "content": item["prompt"]}], f)
-        name = f.name
-    try:
-        prompt = run_json([binary, "tokenize", "--model", model, "--messages", name, "--add-generation-prompt",
-                           "--json"])["ids"]
-    finally:
-        os.unlink(name)
+    prompt = tinylora_cli.prompt_ids(binary, model, item["prompt"])
     completion = run_json([binary, "tokenize", "--model", model, "--text", item["completion"], "--json"])["ids"]
     return (prompt + completion)[:MAX_TOKENS]
 
@@ -96,7 +60,7 @@ def main():
     ap.add_argument("--last", type=int, default=16, help="positions compared per item, counted from the end")
     ap.add_argument("--binary", help="our binary (default: this checkout's release build)")
     a = ap.parse_args()
-    binary = tinylora_binary(a.binary)
+    binary = tinylora_cli.binary(a.binary)
     os.makedirs(a.out, exist_ok=True)
     export_dir = os.path.join(a.out, "peft-tinylora")
     exported = subprocess.run([binary, "export", "--model", a.gguf, "--adapter", a.adapter, "--format",
@@ -104,7 +68,10 @@ def main():
     if exported.returncode != 0:
         sys.exit(f"tinylora export failed: {exported.stderr.strip()}")
 
-    inputs = [token_ids(binary, a.gguf, item) for item in read_results(a.ours, a.items)]
+    items = tinylora_cli.read_results(a.ours, a.items)
+    if len(items) < a.items:
+        sys.exit(f"{a.ours} holds {len(items)} items, fewer than --items {a.items}")
+    inputs = [token_ids(binary, a.gguf, item) for item in items]
     # The base rows are wider, so that the adapted top-8 ids are among them.
     ours = [(our_logits(binary, a.gguf, ids, a.last, a.adapter, TOP_K),
              our_logits(binary, a.gguf, ids, a.last, None, BASE_TOP_K)) for ids in inputs]

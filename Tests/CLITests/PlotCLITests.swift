@@ -8,13 +8,18 @@ import XCTest
 final class PlotCLITests: TemporaryDirectoryTestCase {
     /// Polylines of class `series`: (data-name, point count).
     func seriesPolylines(_ svgPath: String) throws -> [(String, Int)] {
+        try classedElements(svgPath).filter { $0.0 == "polyline" && $0.1 == "series" }.map {
+            ($0.2["data-name"] ?? "", ($0.2["points"] ?? "").split(separator: " ").count)
+        }
+    }
+
+    /// Elements with a class attribute, in document order: (element, class, attributes).
+    func classedElements(_ svgPath: String) throws -> [(String, String, [String: String])] {
         final class Collector: NSObject, XMLParserDelegate {
-            var found: [(String, Int)] = []
+            var found: [(String, String, [String: String])] = []
             func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
                         attributes: [String: String] = [:]) {
-                if name == "polyline", attributes["class"] == "series" {
-                    found.append((attributes["data-name"] ?? "", (attributes["points"] ?? "").split(separator: " ").count))
-                }
+                if let c = attributes["class"] { found.append((name, c, attributes)) }
             }
         }
         let parser = XMLParser(data: try Data(contentsOf: URL(fileURLWithPath: svgPath)))
@@ -43,22 +48,6 @@ final class PlotCLITests: TemporaryDirectoryTestCase {
         let r2 = try CLI.run(["plot", metrics, "--out", out2, "--keys", "loss,reward_mean", "--smooth", "3", "--log-x"])
         XCTAssertEqual(r2.status, 0, r2.stderr)
         XCTAssertEqual(try seriesPolylines(out2).map(\.1), [12, 12])
-    }
-
-    /// Elements with a class attribute: (element, class, data-name, attributes).
-    func classedElements(_ svgPath: String) throws -> [(String, String, [String: String])] {
-        final class Collector: NSObject, XMLParserDelegate {
-            var found: [(String, String, [String: String])] = []
-            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                        attributes: [String: String] = [:]) {
-                if let c = attributes["class"] { found.append((name, c, attributes)) }
-            }
-        }
-        let parser = XMLParser(data: try Data(contentsOf: URL(fileURLWithPath: svgPath)))
-        let c = Collector()
-        parser.delegate = c
-        XCTAssertTrue(parser.parse(), "the SVG is well-formed XML: \(String(describing: parser.parserError))")
-        return c.found
     }
 
     /// Accuracy against trained parameters for two methods (RESULTS.md's plot): one series per file, error bars,
