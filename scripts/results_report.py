@@ -9,8 +9,9 @@ accuracy with the Wilson 95% interval (from the summary), correct and truncated 
 the base row on the same 400 items (items only this row gets right / only the base gets right, exact two-sided
 McNemar p) from the per-item `results.jsonl.gz`, the trainable parameters and the adapter file's size
 (`results/adapters/ROW.tla`), the learning rate (`results/lr/*.txt`) and the training budget from `metrics.jsonl`
-(steps, samples, rollout + backward seconds summed over the steps, so a resumed run counts every step once). Rows
-not scored yet are listed as such. The table replaces the block between the BEGIN/END markers of RESULTS.md.
+(steps, rollout + backward seconds summed over the steps, so a resumed run counts every step once). Rows not
+scored yet are listed as such. A second table lists each row's learning-rate sweep (`results/lr/ROW.tsv`). The
+tables replace the blocks between their BEGIN/END markers in RESULTS.md.
 
 Plots (drawn by `tinylora plot`): `results/accuracy-vs-parameters.svg` (accuracy against trainable parameters, log
 x, GRPO and SFT as two lines with 95% error bars, the base model as a dashed line; the series' points are in
@@ -27,6 +28,8 @@ import sys
 
 BEGIN = "<!-- BEGIN results table (scripts/results_report.py) -->"
 END = "<!-- END results table -->"
+SWEEPS_BEGIN = "<!-- BEGIN sweeps table (scripts/results_report.py) -->"
+SWEEPS_END = "<!-- END sweeps table -->"
 
 
 def mcnemar_p(gained, lost):
@@ -105,6 +108,35 @@ def table(rows, base, root, lr_from, configs):
     return "\n".join(lines)
 
 
+def sweeps_table(root, configs, lr_from):
+    """One line per swept row: the validation accuracy of every rate tried (results/lr/ROW.tsv) and the choice."""
+    lines = ["| row | validation accuracy by learning rate (100 generated problems, 20 steps each) | chosen |",
+             "|---|---|---|"]
+    for name, config in configs:
+        if config == "-":
+            continue
+        if name in lr_from:
+            lines.append(f"| `{name}` | uses the rate of `{lr_from[name]}` | {learning_rate(root, name, lr_from) or '—'} |")
+            continue
+        path = os.path.join(root, "results", "lr", name + ".tsv")
+        if not os.path.exists(path):
+            lines.append(f"| `{name}` | not swept yet | — |")
+            continue
+        with open(path) as f:
+            tried = [line.rstrip("\n").split("\t") for line in f.readlines()[1:] if line.strip()]
+        scores = ", ".join(f"{lr}: {100 * float(acc):.0f}%" for lr, acc, *_ in tried)
+        lines.append(f"| `{name}` | {scores} | {learning_rate(root, name, lr_from) or '— (sweep unfinished)'} |")
+    return "\n".join(lines)
+
+
+def replace_block(text, begin, end, body, where):
+    if begin not in text or end not in text:
+        sys.exit(f"{where} lacks the markers {begin} ... {end}")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return head + begin + "\n" + body + "\n" + end + tail
+
+
 def write_points(path, rows):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + ".tmp", "w") as f:
@@ -136,12 +168,10 @@ def main():
 
     results_md = os.path.join(a.root, "RESULTS.md")
     text = open(results_md, encoding="utf-8").read()
-    if BEGIN not in text or END not in text:
-        sys.exit(f"{results_md} lacks the markers {BEGIN} ... {END}")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    text = replace_block(text, BEGIN, END, table(rows, base, a.root, lr_from, configs), results_md)
+    text = replace_block(text, SWEEPS_BEGIN, SWEEPS_END, sweeps_table(a.root, configs, lr_from), results_md)
     with open(results_md + ".tmp", "w", encoding="utf-8") as f:
-        f.write(head + BEGIN + "\n" + table(rows, base, a.root, lr_from, configs) + "\n" + END + tail)
+        f.write(text)
     os.replace(results_md + ".tmp", results_md)
 
     results = os.path.join(a.root, "results")
