@@ -8,7 +8,7 @@
 # gsm8k-test:subset=400,seed=2026 (ids pinned in results/gsm8k-test-subset-400-seed-2026.txt), greedy, 512 new
 # tokens, the paper's prompt suffix; the same for every row. Long: a GRPO row is hours on a 2-core CPU; a killed run
 # continues where its last checkpoint left it. Outputs: runs/replicate/ROW (the run), results/rows/ROW (summary.json,
-# results.jsonl.gz, metrics.jsonl, train.json), results/adapters/ROW.tla, results/lr/ROW.tsv (the sweep).
+# results.jsonl.gz, metrics.jsonl, train.json, commands.txt), results/adapters/ROW.tla, results/lr/ROW.tsv (the sweep).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -100,12 +100,18 @@ run)
     runs=$ROOT/runs/replicate
     mkdir -p "$dest" "$ROOT/results/adapters" "$runs"
     if [ "$row" = base ]; then
+        echo "tinylora eval --model $MODEL --data $EVAL_DATA --max-tokens $MAX_TOKENS --batch 64 --weights $weights --out $runs/base/eval --json" > "$dest/commands.txt"
         evaluate "$EVAL_DATA" "$runs/base/eval" > "$dest/summary.line.json"
     else
         swept=${LR_FROM[$row]:-$row}
         [ -f "$ROOT/results/lr/$swept.txt" ] || { echo "no learning rate for $row yet: run 'bash scripts/replicate.sh sweep $swept' first" >&2; exit 1; }
         lr=$(cat "$ROOT/results/lr/$swept.txt")
         out=$runs/$row
+        # The exact commands, for RESULTS.md (the binary written as `tinylora`; a resumed run adds --resume).
+        {
+            echo "tinylora train $(train_flags "$row" "$lr" "$out") --json"
+            echo "tinylora eval --model $MODEL --adapter $out/adapter.tla --data $EVAL_DATA --max-tokens $MAX_TOKENS --batch 64 --weights $weights --out $out/eval --json"
+        } > "$dest/commands.txt"
         train "$row" "$lr" "$out" > "$dest/train.json"
         cp "$out/metrics.jsonl" "$dest/metrics.jsonl"
         cp "$out/adapter.tla" "$ROOT/results/adapters/$row.tla"
