@@ -80,7 +80,7 @@ def pct(x):
 def table(rows, base, root, lr_from, configs):
     lines = ["| row | method | trainable parameters | adapter file | GSM8K accuracy (400) | 95% interval | correct | "
              "truncated | vs base: only this right / only base right (McNemar p) | learning rate | training |",
-             "|---|---|---:|---:|---:|---|---:|---:|---|---|---|"]
+             "|---|---|---:|---|---:|---|---:|---:|---|---|---|"]
     for name, config in configs:
         row = rows.get(name)
         method = {"grpo": "GRPO", "sft": "SFT"}.get(config, "—")
@@ -95,7 +95,9 @@ def table(rows, base, root, lr_from, configs):
             gained = sum(1 for k in common if row["items"][k] and not base["items"][k])
             lost = sum(1 for k in common if base["items"][k] and not row["items"][k])
             versus = f"{gained} / {lost} (p = {mcnemar_p(gained, lost):.2g})"
-        size = f"{row['adapter_bytes']} bytes" if row["adapter_bytes"] is not None else "—"
+        size = "—"
+        if row["adapter_bytes"] is not None:
+            size = f"[`{name}.tla`](results/adapters/{name}.tla), {row['adapter_bytes']} bytes"
         training = "—"
         if "metrics" in row:
             m = row["metrics"]
