@@ -2,6 +2,7 @@
 # Issue 6's paper-replication rows, one command per row (see RESULTS.md):
 #   bash scripts/replicate.sh sweep ROW   # choose ROW's learning rate on a validation split of generated problems
 #   bash scripts/replicate.sh run ROW     # train ROW (resumes an interrupted run), then score it on GSM8K
+#   bash scripts/replicate.sh all [ROW..] # every row not scored yet, in ORDER below: sweep if needed, run, report
 #   bash scripts/replicate.sh report      # RESULTS.md's table and plots from the finished rows (results_report.py)
 #   bash scripts/replicate.sh list        # the rows
 # Training data: the built-in generator (results/configs/{grpo,sft}.yaml). Evaluation: the fixed GSM8K test subset
@@ -10,6 +11,7 @@
 # continues where its last checkpoint left it. Outputs: runs/replicate/ROW (the run), results/rows/ROW (summary.json,
 # results.jsonl.gz, metrics.jsonl, train.json, commands.txt), results/adapters/ROW.tla, results/lr/ROW.tsv (the sweep).
 set -euo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
 
 declare -A CONFIG ARGS
@@ -29,6 +31,10 @@ row lora-r8-sft             sft    "--kind lora --r 8"                          
 declare -A LR_FROM=([tinylora-13-bf16-grpo]=tinylora-13-grpo)
 ROWS="base tinylora-1-grpo tinylora-13-grpo tinylora-168-grpo tinylora-1344-grpo loraxs-r2-grpo lora-r1-grpo
       tinylora-13-bf16-grpo tinylora-13-sft lora-r8-sft"
+# The order of `all`: the 13-parameter comparisons first (GRPO, SFT, bf16), then the cheap SFT baseline, then the
+# other sizes.
+ORDER="base tinylora-13-grpo tinylora-13-sft tinylora-13-bf16-grpo lora-r8-sft tinylora-1-grpo tinylora-168-grpo
+       tinylora-1344-grpo loraxs-r2-grpo lora-r1-grpo"
 LEARNING_RATES=${REPLICATE_LEARNING_RATES:-"1e-4 3e-4 1e-3 3e-3 1e-2"}
 EVAL_DATA=${REPLICATE_EVAL_DATA:-"gsm8k-test:subset=400,seed=2026"}
 VALIDATION_DATA=${REPLICATE_VALIDATION_DATA:-"arith:split=test,seed=7,n=100,steps=2-4,max=30"}
@@ -47,7 +53,7 @@ bin=${REPLICATE_BIN:-"$(swift build -c release --show-bin-path)/tinylora"}
 weights=fp32
 grep -q avx512_bf16 /proc/cpuinfo && weights=bf16
 
-usage() { sed -n '2,6p' "$0" >&2; exit 2; }
+usage() { sed -n '2,7p' "$self" >&2; exit 2; }
 known() { [ "$1" = base ] || [ -n "${CONFIG[$1]:-}" ] || { echo "unknown row '$1'; rows: $ROWS" >&2; exit 2; }; }
 
 train_flags() { # ROW LR OUT
@@ -120,6 +126,18 @@ run)
     cp "$runs/$row/eval/summary.json" "$dest/summary.json"
     gzip -9 -n -c "$runs/$row/eval/results.jsonl" > "$dest/results.jsonl.gz"
     echo "$row: $(cat "$dest/summary.line.json")"
+    ;;
+all)
+    shift
+    todo=${*:-$ORDER}
+    for row in $todo; do known "$row"; done
+    for row in $todo; do
+        [ -f "$ROOT/results/rows/$row/summary.json" ] && continue
+        swept=${LR_FROM[$row]:-$row}
+        if [ "$row" != base ] && [ ! -f "$ROOT/results/lr/$swept.txt" ]; then bash "$self" sweep "$swept"; fi
+        bash "$self" run "$row"
+        bash "$self" report
+    done
     ;;
 report)
     rows="" lr_from=""
