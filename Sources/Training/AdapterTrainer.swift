@@ -114,16 +114,15 @@ public final class AdapterTrainer {
         schedule = try LearningRateSchedule(shape: settings.schedule, peak: settings.learningRate,
                                             warmupRatio: settings.warmupRatio, totalSteps: settings.optimizerSteps)
         generator = Generator(model: model)
-        try roundToStorageType(adapter)
+        try adapter.setParameters(AdapterTrainer.inStorageType(adapter.parameters, of: adapter))
     }
 
     /// With a bf16 or fp16 adapter (`parameterDType`), the trained values live in that type: they are rounded to it
     /// at the start and after every update, as parameters of that type would be (an update below half a unit in the
     /// last place is lost); the optimizer's moments stay fp32. fp32 leaves them as they are.
-    private func roundToStorageType(_ adapter: Adapter) throws {
+    private static func inStorageType(_ values: [Float], of adapter: Adapter) -> [Float] {
         let dtype = adapter.plan.configuration.parameterDType
-        guard dtype != .fp32 else { return }
-        try adapter.setParameters(adapter.parameters.map(dtype.rounded))
+        return dtype == .fp32 ? values : values.map(dtype.rounded)
     }
 
     /// Runs (or, with `resume`, continues) training to `settings.steps`. `onStep` sees every step's metrics.
@@ -182,7 +181,7 @@ public final class AdapterTrainer {
         let state = CheckpointState(step: step, dataCursor: cursor, metricsLines: metrics.lineCount,
                                     rng: [settings.seed, UInt64(cursor)], skippedSteps: nonFinite.skipped)
         // The checkpoint keeps the values in fp32 whatever the adapter's storage type (they are representable in it,
-        // see roundToStorageType), so a resumed run continues from exactly the values the uninterrupted run holds.
+        // see inStorageType), so a resumed run continues from exactly the values the uninterrupted run holds.
         var exact = AdapterFile(adapter)
         exact.configuration.parameterDType = .fp32
         let files: [String: Data] = [
@@ -246,8 +245,7 @@ public final class AdapterTrainer {
         let lr = schedule.learningRate(step: optimizerStep)
         var values = adapter.parameters
         try optimizer.update(&values, gradient: g, learningRate: lr)
-        let dtype = adapter.plan.configuration.parameterDType
-        if dtype != .fp32 { values = values.map(dtype.rounded) }  // see roundToStorageType
+        values = AdapterTrainer.inStorageType(values, of: adapter)
         guard values.allSatisfy(\.isFinite) else {
             _ = try nonFinite.check(step: step + 1, loss: .nan)
             return nil
