@@ -58,11 +58,7 @@ struct Eval: ParsableCommand {
     @Option(help: WeightsOption.help)
     var weights = "fp32"
 
-    @Option(help: "A directory for results.jsonl and summary.json (created if missing).")
-    var out: String?
-
-    @Flag(help: "Print {\"accuracy\":a,\"n\":n,\"ci95\":[lo,hi]} instead of the readable summary.")
-    var json = false
+    @OptionGroup var output: EvaluationOutputOptions
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be >= 1") }
@@ -79,7 +75,7 @@ struct Eval: ParsableCommand {
         let format = questionFormat.format
         let dataset = try Dataset.load(data, prompt: format).prefix(limit)
         try Evaluation.checkScorable(dataset)
-        if let out { try prepareOutputDirectory(out) }
+        try output.prepare()
         let adapterFile = try adapterOption.read()
         let opened = try modelOptions.open()
         let tokenizer = try opened.tokenizer()
@@ -93,36 +89,10 @@ struct Eval: ParsableCommand {
         let report = try evaluation.run(dataset, progress: progress.enabled ? { progress.show($0) } : nil)
         progress.finish()
 
-        if let out {
-            try report.write(to: out, extra: [
-                ("model", JSON.string(modelOptions.model)), ("adapter", adapterOption.adapter.map(JSON.string) ?? "null"),
-                ("max_tokens", "\(maxTokens)"), ("temperature", JSON.number(temperature)), ("seed", "\(seed)"),
-            ])
-        }
-        if json {
-            print(report.accuracyJSON)
-        } else {
-            printSummary(report)
-        }
-    }
-
-    /// Creates --out (or checks it is a directory) so that a bad path fails before any generation.
-    func prepareOutputDirectory(_ path: String) throws {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw CLIError("--out \(path) exists and is not a directory") }
-        } else {
-            do {
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            } catch {
-                throw CLIError("cannot create the output directory \(path): \((error as NSError).localizedDescription)")
-            }
-        }
-        guard access(path, W_OK) == 0 else { throw CLIError("--out \(path) is not writable") }
-    }
-
-    func printSummary(_ report: EvaluationReport) {
-        printEvaluationSummary(report, truncation: "reached --max-tokens \(maxTokens)", timed: true, out: out)
+        try output.emit(report, extra: [
+            ("model", JSON.string(modelOptions.model)), ("adapter", adapterOption.adapter.map(JSON.string) ?? "null"),
+            ("max_tokens", "\(maxTokens)"), ("temperature", JSON.number(temperature)), ("seed", "\(seed)"),
+        ], truncation: "reached --max-tokens \(maxTokens)", timed: true)
     }
 }
 

@@ -27,11 +27,7 @@ struct Grade: ParsableCommand {
 
     @OptionGroup var questionFormat: QuestionFormatOptions
 
-    @Option(help: "A directory for results.jsonl and summary.json (created if missing).")
-    var out: String?
-
-    @Flag(help: "Print {\"accuracy\":a,\"n\":n,\"ci95\":[lo,hi]} instead of the readable summary.")
-    var json = false
+    @OptionGroup var output: EvaluationOutputOptions
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be >= 1") }
@@ -40,14 +36,9 @@ struct Grade: ParsableCommand {
     func run() throws {
         let format = questionFormat.format
         let dataset = try Dataset.load(data, prompt: format).prefix(limit)
+        try output.prepare()
         let report = try CompletionGrading.grade(dataset, completionsAt: completions)
-        if let out {
-            try report.write(to: out, extra: [("completions", JSON.string(completions))])
-        }
-        if json {
-            print(report.accuracyJSON)
-        } else {
-            printEvaluationSummary(report, truncation: "cut by a length limit", timed: false, out: out)
-        }
+        try output.emit(report, extra: [("completions", JSON.string(completions))], truncation: "cut by a length limit",
+                        timed: false)
     }
 }
