@@ -232,14 +232,20 @@ public final class MetricsLog {
         return keys
     }
 
-    /// The (x, y) points of `key`, x being the record's `xKey` value (or its 1-based index when nil or
-    /// missing); records without a finite value for key are skipped.
-    public static func series(_ records: [MetricsRecord], key: String, xKey: String? = "step") -> [(x: Double, y: Double)] {
-        var points: [(x: Double, y: Double)] = []
+    /// The points of `key`, x being the record's `xKey` value (or its 1-based index when nil or missing); records
+    /// without a finite value for key are skipped. With `intervalKeys` (low, high), a record holding finite values
+    /// of both gives its point that interval.
+    public static func series(_ records: [MetricsRecord], key: String, xKey: String? = "step",
+                              intervalKeys: (low: String, high: String)? = nil) -> [PlotPoint] {
+        var points: [PlotPoint] = []
         for (i, r) in records.enumerated() {
             guard let y = r[key], y.isFinite else { continue }
             let x = xKey.flatMap { r[$0] } ?? Double(i + 1)
-            points.append((x, y))
+            var interval: ClosedRange<Double>?
+            if let (low, high) = intervalKeys, let a = r[low], let b = r[high], a.isFinite, b.isFinite {
+                interval = min(a, b) ... max(a, b)
+            }
+            points.append(PlotPoint(x: x, y: y, interval: interval))
         }
         return points
     }

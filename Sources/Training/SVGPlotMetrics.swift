@@ -81,18 +81,9 @@ extension SVGPlot {
                 guard available.contains(key) else { return nil }
                 let label = source.label ?? source.name
                 let name = sources.count == 1 && source.label == nil ? key : chosen.count == 1 ? label : "\(label): \(key)"
-                var points: [PlotPoint] = []
-                for (i, r) in source.records.enumerated() {
-                    guard let y = r[key], y.isFinite else { continue }
-                    let x = lineNumbers ? Double(i + 1) : r[xKey]
-                    guard let x else { continue }
-                    var interval: ClosedRange<Double>?
-                    if let (low, high) = intervalKeys, let a = r[low], let b = r[high], a.isFinite, b.isFinite {
-                        interval = min(a, b) ... max(a, b)
-                    }
-                    points.append(PlotPoint(x: x, y: y, interval: interval))
-                }
-                return PlotSeries(name: name, points: points)
+                return PlotSeries(name: name, points: MetricsLog.series(source.records, key: key,
+                                                                        xKey: lineNumbers ? nil : xKey,
+                                                                        intervalKeys: intervalKeys))
             }
         }
         let accuracyKeys = chosen.filter { $0.contains("accuracy") }
@@ -102,12 +93,12 @@ extension SVGPlot {
             panels.append(PlotPanel(series: otherKeys.flatMap(series), yLabel: otherKeys.count == 1 ? otherKeys[0] : "value"))
         }
         if !accuracyKeys.isEmpty {
-            let s = accuracyKeys.flatMap(series)
-            let panel = PlotPanel(series: s, references: references)
-            let inUnit = yValues(panel).allSatisfy { (0 ... 1).contains($0) }
-            panels.append(PlotPanel(series: s, yLabel: "accuracy", yRange: inUnit ? 0 ... 1 : nil))
+            var panel = PlotPanel(series: accuracyKeys.flatMap(series), yLabel: "accuracy", references: references)
+            if yValues(panel).allSatisfy({ (0 ... 1).contains($0) }) { panel.yRange = 0 ... 1 }
+            panels.append(panel)
+        } else {
+            panels[0].references = references
         }
-        panels[panels.count - 1].references = references
         var options = options
         options.xLabel = lineNumbers ? "line" : xKey
         return try render(panels: panels, options: options)
