@@ -19,12 +19,12 @@ x, GRPO and SFT as two lines with 95% error bars, the base model as a dashed lin
 over 5 steps).
 """
 import argparse
-import gzip
 import json
 import math
 import os
-import subprocess
 import sys
+
+import tinylora_cli
 
 BEGIN = "<!-- BEGIN results table (scripts/results_report.py) -->"
 END = "<!-- END results table -->"
@@ -42,8 +42,7 @@ def mcnemar_p(gained, lost):
 
 
 def per_item(path):
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        return {(r["id"], r.get("sample", 0)): bool(r["correct"]) for r in map(json.loads, filter(str.strip, f))}
+    return {(r["id"], r.get("sample", 0)): bool(r["correct"]) for r in tinylora_cli.read_results(path)}
 
 
 def load_row(root, name, config):
@@ -151,9 +150,7 @@ def write_points(path, rows):
 
 
 def plot(binary, args):
-    result = subprocess.run([binary, "plot"] + args, capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit(f"tinylora plot failed: {result.stderr.strip()}")
+    tinylora_cli.run([binary, "plot"] + args)
 
 
 def main():

@@ -1,4 +1,5 @@
-"""Helpers shared by the Python scripts that drive our `tinylora` binary (llamacpp_eval.py, peft_logits_check.py)."""
+"""Helpers shared by the Python scripts that drive our `tinylora` binary (llamacpp_eval.py, peft_logits_check.py,
+results_report.py)."""
 import gzip
 import json
 import os
@@ -17,12 +18,17 @@ def binary(path=None):
     return os.path.join(out, "tinylora")
 
 
-def run_json(args):
-    """Runs a tinylora command that prints one JSON object; exits with its error message when it fails."""
+def run(args):
+    """Runs a tinylora command and returns its stdout; exits with its error message when it fails."""
     result = subprocess.run(args, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"{os.path.basename(args[0])} {args[1]} failed: {result.stderr.strip()}")
-    return json.loads(result.stdout)
+    return result.stdout
+
+
+def run_json(args):
+    """Runs a tinylora command that prints one JSON object and returns that object."""
+    return json.loads(run(args))
 
 
 def prompt_ids(tinylora, model, question):
