@@ -5,7 +5,7 @@ import Numerics
 ///
 /// For row `t` (cache slot `s`, absolute position `p`) and query head `h`, with kv head `g = h / (H / KV)`:
 /// `out[t, h] = Σ_{j ≤ p} softmax_j(q[t, h] · K[s, j, g] / √d) · V[s, j, g]`, all in fp32.
-/// Shapes: `q`, `out` `[T, H·d]`; the cache holds `[slots, capacity, KV·d]` per layer and must already contain
+/// Shapes: `q`, `out` `[T, H·d]`; the cache holds `[slots, KV, capacity, d]` per layer and must already contain
 /// this batch's keys and values at their positions.
 ///
 /// A sequence with at least `gemmMinTokens` new tokens (a prefill) is done per head with two GEMMs,
@@ -19,7 +19,7 @@ enum Attention {
                         heads: Int, kvHeads: Int, headDim d: Int, into out: UnsafeMutablePointer<Float>,
                         threads: Int) {
         let groupSize = heads / kvHeads
-        let qDim = heads * d, kvDim = kvHeads * d
+        let qDim = heads * d
         let scale = Float(1 / Double(d).squareRoot())
 
         let long = layout.sequences.filter { $0.count >= gemmMinTokens }
@@ -33,10 +33,10 @@ enum Attention {
                 for item in stride(from: w, to: items, by: workers) {
                     let seq = long[item / heads], h = item % heads, g = h / groupSize
                     let n = seq.count, length = seq.start + seq.count
-                    let keys = cache.keys(layer: layer, slot: seq.slot) + g * d
-                    let values = cache.values(layer: layer, slot: seq.slot) + g * d
+                    let keys = cache.keys(layer: layer, slot: seq.slot, head: g)
+                    let values = cache.values(layer: layer, slot: seq.slot, head: g)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(length), Int32(d),
-                                scale, q + seq.firstRow * qDim + h * d, Int32(qDim), keys, Int32(kvDim),
+                                scale, q + seq.firstRow * qDim + h * d, Int32(qDim), keys, Int32(d),
                                 0, scores, Int32(length))
                     for i in 0 ..< n {
                         let row = scores + i * length, valid = seq.start + i + 1
@@ -44,7 +44,7 @@ enum Attention {
                         (row + valid).update(repeating: 0, count: length - valid)
                     }
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(d), Int32(length),
-                                1, scores, Int32(length), values, Int32(kvDim),
+                                1, scores, Int32(length), values, Int32(d),
                                 0, out + seq.firstRow * qDim + h * d, Int32(qDim))
                 }
             }
@@ -69,19 +69,19 @@ enum Attention {
                         let t = shortRows[item / kvHeads], g = item % kvHeads
                         let length = positions[t] + 1
                         let q0 = q + t * qDim + g * groupSize * d
-                        let keys = cache.keys(layer: layer, slot: slots[t]) + g * d
-                        let values = cache.values(layer: layer, slot: slots[t]) + g * d
+                        let keys = cache.keys(layer: layer, slot: slots[t], head: g)
+                        let values = cache.values(layer: layer, slot: slots[t], head: g)
                         let o0 = out + t * qDim + g * groupSize * d
                         if vectorKernels {
-                            DecodeAttention.scores(q: q0, heads: groupSize, headDim: d, keys: keys, stride: kvDim,
+                            DecodeAttention.scores(q: q0, heads: groupSize, headDim: d, keys: keys, stride: d,
                                                    length: length, scale: scale, into: scores)
                             for i in 0 ..< groupSize { Kernels.softmax(scores + i * length, count: length) }
-                            DecodeAttention.values(p: scores, heads: groupSize, values: values, stride: kvDim,
+                            DecodeAttention.values(p: scores, heads: groupSize, values: values, stride: d,
                                                    length: length, headDim: d, into: o0)
                             continue
                         }
                         for j in 0 ..< length {
-                            let key = keys + j * kvDim
+                            let key = keys + j * d
                             for i in 0 ..< groupSize {
                                 scores[i * length + j] = dot(q0 + i * d, key, count: d) * scale
                             }
@@ -89,7 +89,7 @@ enum Attention {
                         o0.update(repeating: 0, count: groupSize * d)
                         for i in 0 ..< groupSize { Kernels.softmax(scores + i * length, count: length) }
                         for j in 0 ..< length {
-                            let value = values + j * kvDim
+                            let value = values + j * d
                             for i in 0 ..< groupSize {
                                 axpy(scores[i * length + j], value, o0 + i * d, count: d)
                             }
@@ -123,23 +123,26 @@ enum Attention {
     ///     dS_ij = P_ij·(dP_ij − Σ_k P_ik·dP_ik)    (zero for j > s+i, where P is zero)
     ///     dQ_h = dS·K_g/√d,   dK_g += dSᵀ·Q_h/√d,   dV_g += Pᵀ·dO_h      [n, d], [m, d], [m, d]
     ///
-    /// Shapes: `q`, `dO`, `dQ` `[n, H·d]`; `keys`, `values`, `dK`, `dV` `[m, KV·d]` (rows `0 ..< s` of `dK`, `dV` are
-    /// the gradients of the prefix's cached keys and values). `dQ`, `dK`, `dV` are overwritten.
+    /// Shapes: `q`, `dO`, `dQ` `[n, H·d]`; `dK`, `dV` `[m, KV·d]` (rows `0 ..< s` are the gradients of the prefix's
+    /// cached keys and values); `keys`, `values` hold kv head g's `[m, d]` at `g·headStride`, rows `rowStride` apart
+    /// (a `KVCache` slot: `cache.headStride`, `d`). `dQ`, `dK`, `dV` are overwritten.
     /// Work is split over kv heads (each owns its dK_g, dV_g columns).
     static func backward(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
-                         queryStart s: Int = 0, rows n: Int, heads: Int, kvHeads: Int, headDim d: Int,
+                         headStride: Int, rowStride: Int, queryStart s: Int = 0, rows n: Int, heads: Int,
+                         kvHeads: Int, headDim d: Int,
                          outputGradient dO: UnsafePointer<Float>, dQ: UnsafeMutablePointer<Float>,
                          dK: UnsafeMutablePointer<Float>, dV: UnsafeMutablePointer<Float>, threads: Int) {
         let groupSize = heads / kvHeads
         let qDim = heads * d, kvDim = kvHeads * d
         let scale = Float(1 / Double(d).squareRoot())
         let m = s + n
-        let n32 = Int32(n), m32 = Int32(m), d32 = Int32(d), q32 = Int32(qDim), kv32 = Int32(kvDim)
+        let n32 = Int32(n), m32 = Int32(m), d32 = Int32(d), q32 = Int32(qDim), kv32 = Int32(kvDim),
+            ld32 = Int32(rowStride)
         Parallel.forEach(count: kvHeads, threads: threads) { g in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: n * m)
             let dp = UnsafeMutablePointer<Float>.allocate(capacity: n * m)
             defer { p.deallocate(); dp.deallocate() }
-            let k = keys + g * d, v = values + g * d
+            let k = keys + g * headStride, v = values + g * headStride
             let dk = dK + g * d, dv = dV + g * d
             for j in 0 ..< m {
                 (dk + j * kvDim).update(repeating: 0, count: d)
@@ -147,20 +150,20 @@ enum Attention {
             }
             for h in g * groupSize ..< (g + 1) * groupSize {
                 let qh = q + h * d, doh = dO + h * d
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n32, m32, d32, scale, qh, q32, k, kv32, 0, p, m32)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n32, m32, d32, scale, qh, q32, k, ld32, 0, p, m32)
                 for i in 0 ..< n {
                     let valid = s + i + 1
                     Kernels.softmax(p + i * m, count: valid)
                     (p + i * m + valid).update(repeating: 0, count: m - valid)
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n32, m32, d32, 1, doh, q32, v, kv32, 0, dp, m32)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n32, m32, d32, 1, doh, q32, v, ld32, 0, dp, m32)
                 for i in 0 ..< n {
                     let pr = p + i * m, dr = dp + i * m, valid = s + i + 1
                     let mean = dot(pr, dr, count: valid)
                     for j in 0 ..< valid { dr[j] = pr[j] * (dr[j] - mean) }
                     (dr + valid).update(repeating: 0, count: m - valid)
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n32, d32, m32, scale, dp, m32, k, kv32,
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n32, d32, m32, scale, dp, m32, k, ld32,
                             0, dQ + h * d, q32)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m32, d32, n32, scale, dp, m32, qh, q32, 1, dk, kv32)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m32, d32, n32, 1, p, m32, doh, q32, 1, dv, kv32)

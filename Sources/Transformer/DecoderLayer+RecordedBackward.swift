@@ -85,11 +85,8 @@ extension DecoderLayer {
             let cosRow = ropeTables.cos + row * ropeTables.width, sinRow = ropeTables.sin + row * ropeTables.width
             rope.applyRotateHalf(a.q + row * c.queryDim, heads: c.headCount, cos: cosRow, sin: sinRow)
             rope.applyRotateHalf(s.keys + row * c.kvDim, heads: c.kvHeadCount, cos: cosRow, sin: sinRow)
-            let offset = layout.positions[row] * c.kvDim
-            cache.keys(layer: layer, slot: layout.slots[row]).advanced(by: offset)
-                .update(from: s.keys + row * c.kvDim, count: c.kvDim)
-            cache.values(layer: layer, slot: layout.slots[row]).advanced(by: offset)
-                .update(from: s.values + row * c.kvDim, count: c.kvDim)
+            cache.store(layer: layer, slot: layout.slots[row], position: layout.positions[row],
+                        key: s.keys + row * c.kvDim, value: s.values + row * c.kvDim)
         }
         Attention.forward(q: a.q, layout: layout, cache: cache, layer: layer, heads: c.headCount,
                           kvHeads: c.kvHeadCount, headDim: c.headDim, into: a.attention, threads: threads)
@@ -147,6 +144,7 @@ extension DecoderLayer {
         let slot = layout.sequences[0].slot, start = layout.sequences[0].start
         precondition(start == 0 || sent != nil, "a segment after a prefix needs somewhere to send the prefix's gradient")
         Attention.backward(q: a.q, keys: cache.keys(layer: layer, slot: slot), values: cache.values(layer: layer, slot: slot),
+                           headStride: cache.headStride, rowStride: c.headDim,
                            queryStart: start, rows: t, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
                            outputGradient: s.dAttention, dQ: s.dq, dK: s.dk, dV: s.dv, threads: threads)
         if start > 0, let sent {

@@ -84,11 +84,8 @@ public final class DecoderLayer {
             let cosRow = ropeTables.cos + row * ropeTables.width, sinRow = ropeTables.sin + row * ropeTables.width
             rope.applyRotateHalf(s.q + row * c.queryDim, heads: c.headCount, cos: cosRow, sin: sinRow)
             rope.applyRotateHalf(s.k + row * c.kvDim, heads: c.kvHeadCount, cos: cosRow, sin: sinRow)
-            let offset = layout.positions[row] * c.kvDim
-            cache.keys(layer: layer, slot: layout.slots[row]).advanced(by: offset)
-                .update(from: s.k + row * c.kvDim, count: c.kvDim)
-            cache.values(layer: layer, slot: layout.slots[row]).advanced(by: offset)
-                .update(from: s.v + row * c.kvDim, count: c.kvDim)
+            cache.store(layer: layer, slot: layout.slots[row], position: layout.positions[row],
+                        key: s.k + row * c.kvDim, value: s.v + row * c.kvDim)
         }
         Attention.forward(q: s.q, layout: layout, cache: cache, layer: layer, heads: c.headCount,
                           kvHeads: c.kvHeadCount, headDim: c.headDim, into: s.attention, threads: threads)

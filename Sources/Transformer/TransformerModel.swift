@@ -117,12 +117,13 @@ public final class TransformerModel: CausalLM {
     }
 
     public func makeCache(slots: Int, capacity: Int) -> KVCache {
-        KVCache(layers: config.layerCount, slots: slots, capacity: capacity, kvDim: config.kvDim)
+        KVCache(layers: config.layerCount, slots: slots, capacity: capacity, kvHeads: config.kvHeadCount,
+                headDim: config.headDim)
     }
 
     public func forward(tokens: [[Int]], slots: [Int], cache: KVCache, allPositions: Bool) throws -> Logits {
-        guard cache.layers == config.layerCount, cache.kvDim == config.kvDim else {
-            throw TransformerError("forward: the cache was made for another model (\(cache.layers) layers, kv width \(cache.kvDim))")
+        guard cache.layers == config.layerCount, cache.kvHeads == config.kvHeadCount, cache.headDim == config.headDim else {
+            throw TransformerError("forward: the cache was made for another model (\(cache.layers) layers, \(cache.kvHeads) kv heads of \(cache.headDim))")
         }
         let layout = try BatchLayout(tokens: tokens, slots: slots, cache: cache,
                                      vocabularySize: config.vocabularySize, contextLength: config.contextLength)

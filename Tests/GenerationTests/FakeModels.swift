@@ -22,7 +22,7 @@ final class HistoryModel: CausalLM {
     }
 
     func makeCache(slots: Int, capacity: Int) -> KVCache {
-        KVCache(layers: 1, slots: slots, capacity: capacity, kvDim: 1)
+        KVCache(layers: 1, slots: slots, capacity: capacity, kvHeads: 1, headDim: 1)
     }
 
     func history(slot: Int, cache: KVCache) -> [Int] {

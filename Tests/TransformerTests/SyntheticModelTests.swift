@@ -175,7 +175,14 @@ final class SyntheticModelTests: XCTestCase {
         expectError([[]], [0], "no tokens")
         expectError([[1]], [0, 1], "slots")
         XCTAssertEqual(cache.lengths, [0, 0], "failed calls leave the cache untouched")
-        let otherCache = KVCache(layers: 3, slots: 1, capacity: 4, kvDim: c.kvDim)
+        let otherCache = KVCache(layers: 3, slots: 1, capacity: 4, kvHeads: c.kvHeadCount, headDim: c.headDim)
         XCTAssertThrowsError(try model.forward(tokens: [[1]], slots: [0], cache: otherCache, allPositions: false))
+        // The same width per position split into other heads would put each head's rows elsewhere.
+        let otherHeads = KVCache(layers: c.layerCount, slots: 1, capacity: 4, kvHeads: c.kvHeadCount * 2,
+                                 headDim: c.headDim / 2)
+        XCTAssertEqual(otherHeads.kvDim, c.kvDim)
+        XCTAssertThrowsError(try model.forward(tokens: [[1]], slots: [0], cache: otherHeads, allPositions: false)) {
+            XCTAssertTrue("\($0)".contains("another model"), "\($0)")
+        }
     }
 }
