@@ -14,29 +14,50 @@ CK_AVX512F static inline float lane_sum(__m512 v) {
     return _mm_cvtss_f32(_mm_add_ss(h2, _mm_shuffle_ps(h2, h2, 1)));
 }
 
-// One FMA chain per key over the chunks of d (the portable `dot`'s order), four keys at a time for loads in flight.
-CK_AVX512F void ck_attention_decode_scores(const float *q, int heads, int d, const float *keys, long stride,
-                                           int length, float scale, float *scores) {
-    const int chunks = d / 16;
+// The lane sums of 16 vectors at once: lane j of the result is lane_sum(a[j]), bit for bit. The same pairwise tree
+// (lanes i + i+8, then + 4, + 2, + 1) run on all 16 together by shuffles, since each addition pairs the same two
+// partial sums as lane_sum does (addition is commutative in IEEE arithmetic, so operand order does not matter).
+CK_AVX512F static inline __m512 lane_sums16(const __m512 *a) {
+    __m512 h8[8], h4[4], h2[2];
+    // h8[i]: lanes 0-7 hold a[2i]'s lanes i + i+8, lanes 8-15 a[2i+1]'s.
+    for (int i = 0; i < 8; i++)
+        h8[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0x44),
+                              _mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0xEE));
+    // h4[i]: 128-bit block b holds a[4i+b]'s four partial sums (lanes i + i+4 of its h8).
+    for (int i = 0; i < 4; i++)
+        h4[i] = _mm512_add_ps(_mm512_shuffle_f32x4(h8[2 * i], h8[2 * i + 1], 0x88),
+                              _mm512_shuffle_f32x4(h8[2 * i], h8[2 * i + 1], 0xDD));
+    // h2[i]: block b holds a[8i+b]'s two partial sums, then a[8i+4+b]'s.
+    for (int i = 0; i < 2; i++)
+        h2[i] = _mm512_add_ps(_mm512_shuffle_ps(h4[2 * i], h4[2 * i + 1], 0x44),
+                              _mm512_shuffle_ps(h4[2 * i], h4[2 * i + 1], 0xEE));
+    // Lane 4b+k now holds the sum of a[b+4k]; the permutation puts a[j]'s at lane j.
+    __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(h2[0], h2[1], 0x88), _mm512_shuffle_ps(h2[0], h2[1], 0xDD));
+    const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    return _mm512_permutexvar_ps(order, sums);
+}
+
+// One FMA chain per key over the chunks of d (the portable `dot`'s order); 16 keys at a time, their lane sums
+// together (lane_sums16), the rest one at a time. Inlined with a constant `chunks`, q stays in registers.
+CK_AVX512F static inline __attribute__((always_inline)) void scores_block(
+    const float *q, int heads, const int chunks, const float *keys, long stride, int length, float scale,
+    float *scores) {
+    const int d = 16 * chunks;
+    const __m512 vscale = _mm512_set1_ps(scale);
     for (int i = 0; i < heads; i++) {
         const float *qi = q + (long)i * d;
         float *si = scores + (long)i * length;
         int j = 0;
-        for (; j + 4 <= length; j += 4) {
-            const float *k0 = keys + (long)j * stride;
-            __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-            __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
-            for (int c = 0; c < chunks; c++) {
-                __m512 qc = _mm512_loadu_ps(qi + 16 * c);
-                a0 = _mm512_fmadd_ps(qc, _mm512_loadu_ps(k0 + 16 * c), a0);
-                a1 = _mm512_fmadd_ps(qc, _mm512_loadu_ps(k0 + stride + 16 * c), a1);
-                a2 = _mm512_fmadd_ps(qc, _mm512_loadu_ps(k0 + 2 * stride + 16 * c), a2);
-                a3 = _mm512_fmadd_ps(qc, _mm512_loadu_ps(k0 + 3 * stride + 16 * c), a3);
+        for (; j + 16 <= length; j += 16) {
+            __m512 a[16];
+            for (int k = 0; k < 16; k++) {
+                const float *kr = keys + (long)(j + k) * stride;
+                __m512 acc = _mm512_setzero_ps();
+                for (int c = 0; c < chunks; c++)
+                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(qi + 16 * c), _mm512_loadu_ps(kr + 16 * c), acc);
+                a[k] = acc;
             }
-            si[j] = lane_sum(a0) * scale;
-            si[j + 1] = lane_sum(a1) * scale;
-            si[j + 2] = lane_sum(a2) * scale;
-            si[j + 3] = lane_sum(a3) * scale;
+            _mm512_storeu_ps(si + j, _mm512_mul_ps(lane_sums16(a), vscale));
         }
         for (; j < length; j++) {
             const float *kj = keys + (long)j * stride;
@@ -45,6 +66,20 @@ CK_AVX512F void ck_attention_decode_scores(const float *q, int heads, int d, con
                 a = _mm512_fmadd_ps(_mm512_loadu_ps(qi + 16 * c), _mm512_loadu_ps(kj + 16 * c), a);
             si[j] = lane_sum(a) * scale;
         }
+    }
+}
+
+CK_AVX512F static void scores_any(const float *q, int heads, int chunks, const float *keys, long stride, int length,
+                                  float scale, float *scores) {
+    scores_block(q, heads, chunks, keys, stride, length, scale, scores);
+}
+
+CK_AVX512F void ck_attention_decode_scores(const float *q, int heads, int d, const float *keys, long stride,
+                                           int length, float scale, float *scores) {
+    switch (d / 16) {  // the common head sizes with their shape fixed at compile time
+    case 4: scores_block(q, heads, 4, keys, stride, length, scale, scores); return;
+    case 8: scores_block(q, heads, 8, keys, stride, length, scale, scores); return;
+    default: scores_any(q, heads, d / 16, keys, stride, length, scale, scores);
     }
 }
 

@@ -7,7 +7,8 @@ import CKernels
 ///     scores[i, j] = scale · q[i]·K[j]      q [G, d], K [L, d], scores [G, L]
 ///     out[i]       = Σ_j p[i, j] · V[j]     p [G, L], V [L, d], out [G, d] (overwritten)
 ///
-/// Each cached key and value row is read once for all G heads. The arithmetic is the portable path's, bit for bit
+/// Each cached value row is read once for all G heads; the keys once per head (a head's rows of one sequence are
+/// contiguous in the cache and stay in L2 between heads). The arithmetic is the portable path's, bit for bit
 /// (`dot(q[i], K[j]) * scale`; `out = fma(p[i, j], V[j], out)` for j in order): switching kernels changes no result.
 public enum DecodeAttention {
     /// Whether the kernels run here (AVX-512 F and the head size a multiple of 16); callers fall back otherwise.

@@ -44,8 +44,7 @@ public enum Kernels {
     /// `FastExp.nonPositive` 16 at a time (the tail padded with −∞, which contributes exactly 0), summed in fp32.
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count n: Int) {
         guard n > 0 else { return }
-        var m = x[0]
-        for i in 1 ..< n where x[i] > m { m = x[i] }
+        let m = maximum(x, count: n)
         var sum = SIMD16<Float>()
         var i = 0
         while i < n {
@@ -56,6 +55,32 @@ public enum Kernels {
             i += 16
         }
         scale(x, by: 1 / sum.sum(), count: n)
+    }
+
+    /// The largest of `x[0 ..< n]` (n > 0), 16 lanes at a time. With a NaN among them the result may or may not be
+    /// NaN (softmax's output is NaN either way).
+    @inline(__always)
+    public static func maximum(_ x: UnsafePointer<Float>, count n: Int) -> Float {
+        var m = SIMD16<Float>(repeating: -.infinity)
+        var i = 0
+        while i + 16 <= n {
+            let v = load16(x + i)
+            m.replace(with: v, where: v .> m)
+            i += 16
+        }
+        // Halves down to one lane (SIMD's .max() and pointwiseMax compile to slow NaN-aware sequences here).
+        var m8 = m.lowHalf
+        m8.replace(with: m.highHalf, where: m.highHalf .> m8)
+        var m4 = m8.lowHalf
+        m4.replace(with: m8.highHalf, where: m8.highHalf .> m4)
+        var m2 = m4.lowHalf
+        m2.replace(with: m4.highHalf, where: m4.highHalf .> m2)
+        var result = m2[1] > m2[0] ? m2[1] : m2[0]
+        while i < n {
+            if x[i] > result { result = x[i] }
+            i += 1
+        }
+        return result
     }
 
     /// `x ← a·x` in place.

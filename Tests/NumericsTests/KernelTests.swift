@@ -98,6 +98,17 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(Kernels.logSumExp([1000, 1000], count: 2), 1000 + Float(log(2.0)), accuracy: 1e-3)
     }
 
+    func testMaximumFindsTheLargestInBlocksAndTail() {
+        var rng = Rng(state: 9)
+        for n in [1, 2, 15, 16, 17, 31, 32, 33, 47] {
+            for at in Set([0, n / 2, n - 1]) {
+                var x = rng.array(n, scale: 5).map { $0 - 100 }  // all negative: the −∞ start must not win
+                x[at] = -50
+                XCTAssertEqual(Kernels.maximum(x, count: n), -50, "n \(n), largest at \(at)")
+            }
+        }
+    }
+
     func testRoPERotateHalfAndInterleaved() {
         var rng = Rng(state: 5)
         let d = 8, heads = 2, theta = 10000.0, position = 7
