@@ -38,17 +38,17 @@ CK_AVX512F static inline __m512 lane_sums16(const __m512 *a) {
 }
 
 // One FMA chain per key over the chunks of d (the portable `dot`'s order); 16 keys at a time, their lane sums
-// together (lane_sums16), the rest one at a time. Inlined with a constant `chunks`, q stays in registers.
+// together (lane_sums16), every head on one block of keys before the next block (so each key row comes from memory
+// once and from L1 for the other heads); the remaining keys one at a time. Inlined with a constant `chunks`.
 CK_AVX512F static inline __attribute__((always_inline)) void scores_block(
     const float *q, int heads, const int chunks, const float *keys, long stride, int length, float scale,
     float *scores) {
     const int d = 16 * chunks;
     const __m512 vscale = _mm512_set1_ps(scale);
-    for (int i = 0; i < heads; i++) {
-        const float *qi = q + (long)i * d;
-        float *si = scores + (long)i * length;
-        int j = 0;
-        for (; j + 16 <= length; j += 16) {
+    const int whole = length - length % 16;
+    for (int j = 0; j < whole; j += 16) {
+        for (int i = 0; i < heads; i++) {
+            const float *qi = q + (long)i * d;
             __m512 a[16];
             for (int k = 0; k < 16; k++) {
                 const float *kr = keys + (long)(j + k) * stride;
@@ -57,9 +57,13 @@ CK_AVX512F static inline __attribute__((always_inline)) void scores_block(
                     acc = _mm512_fmadd_ps(_mm512_loadu_ps(qi + 16 * c), _mm512_loadu_ps(kr + 16 * c), acc);
                 a[k] = acc;
             }
-            _mm512_storeu_ps(si + j, _mm512_mul_ps(lane_sums16(a), vscale));
+            _mm512_storeu_ps(scores + (long)i * length + j, _mm512_mul_ps(lane_sums16(a), vscale));
         }
-        for (; j < length; j++) {
+    }
+    for (int i = 0; i < heads; i++) {
+        const float *qi = q + (long)i * d;
+        float *si = scores + (long)i * length;
+        for (int j = whole; j < length; j++) {
             const float *kj = keys + (long)j * stride;
             __m512 a = _mm512_setzero_ps();
             for (int c = 0; c < chunks; c++)
