@@ -34,13 +34,14 @@ public final class Generator {
         cache = nil
     }
 
-    /// A cache with at least `slots` slots of `capacity` positions: the kept one if it is large enough. Refuses to
-    /// allocate more than 3/4 of the machine's memory (a 1-position probe cache gives the size per position).
+    /// A cache with at least `slots` slots of `capacity` positions: the kept one if it is large enough and in the
+    /// number format the model's caches take now (a switch of its weights changes that). Refuses to allocate more
+    /// than 3/4 of the machine's memory (a 1-position probe cache gives the size per position and the format).
     private func cache(slots: Int, capacity: Int) throws -> KVCache {
-        if let cache, cache.slots >= slots, cache.capacity >= capacity { return cache }
-        cache = nil // free the old one before allocating
         let probe = model.makeCache(slots: 1, capacity: 1)
-        let bytesPerPosition = Double(probe.layers * 2 * probe.kvDim * MemoryLayout<Float>.size)
+        if let cache, cache.slots >= slots, cache.capacity >= capacity, cache.storage == probe.storage { return cache }
+        cache = nil // free the old one before allocating
+        let bytesPerPosition = Double(probe.bytesPerPosition)
         let bytes = Double(slots) * Double(capacity) * bytesPerPosition
         let limit = Double(ProcessInfo.processInfo.physicalMemory) * 0.75
         guard bytes <= limit else {

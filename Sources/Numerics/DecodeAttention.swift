@@ -25,4 +25,19 @@ public enum DecodeAttention {
                               length: Int, headDim d: Int, into out: UnsafeMutablePointer<Float>) {
         ck_attention_decode_values(p, Int32(heads), values, stride, Int32(length), Int32(d), out)
     }
+
+    /// `scores` over an fp16 cache (`keys` the IEEE half bit patterns, rows `stride` elements apart): each element widened
+    /// exactly to fp32, then the same arithmetic.
+    @inline(__always)
+    public static func scores(q: UnsafePointer<Float>, heads: Int, headDim d: Int, keys: UnsafePointer<UInt16>,
+                              stride: Int, length: Int, scale: Float, into scores: UnsafeMutablePointer<Float>) {
+        ck_attention_decode_scores_f16(q, Int32(heads), Int32(d), keys, stride, Int32(length), scale, scores)
+    }
+
+    /// `values` over an fp16 cache.
+    @inline(__always)
+    public static func values(p: UnsafePointer<Float>, heads: Int, values: UnsafePointer<UInt16>, stride: Int,
+                              length: Int, headDim d: Int, into out: UnsafeMutablePointer<Float>) {
+        ck_attention_decode_values_f16(p, Int32(heads), values, stride, Int32(length), Int32(d), out)
+    }
 }

@@ -5,8 +5,9 @@ import Numerics
 ///
 /// For row `t` (cache slot `s`, absolute position `p`) and query head `h`, with kv head `g = h / (H / KV)`:
 /// `out[t, h] = Σ_{j ≤ p} softmax_j(q[t, h] · K[s, j, g] / √d) · V[s, j, g]`, all in fp32.
-/// Shapes: `q`, `out` `[T, H·d]`; the cache holds `[slots, KV, capacity, d]` per layer and must already contain
-/// this batch's keys and values at their positions.
+/// Shapes: `q`, `out` `[T, H·d]`; the cache holds `[slots, KV, capacity, d]` per layer (fp32 or fp16, see
+/// `KVCache`) and must already contain this batch's keys and values at their positions. An fp16 cache's rows are
+/// widened to fp32 (exactly) as they are read; the arithmetic is the same.
 ///
 /// A sequence with at least `gemmMinTokens` new tokens (a prefill) is done per head with two GEMMs,
 /// `S = Q_h·K_gᵀ/√d` `[n, L]` (then the causal softmax per row) and `O_h = S·V_g` `[n, d]`; rows of shorter
@@ -27,14 +28,15 @@ enum Attention {
             let items = long.count * heads
             let workers = min(max(threads, 1), items)
             let scratchSize = long.map { $0.count * ($0.start + $0.count) }.max()!
+            let longest = long.map { $0.start + $0.count }.max()!
             Parallel.forEach(count: workers, threads: workers) { w in
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
+                let widened = WidenedRows(cache: cache, rows: longest)
                 defer { scores.deallocate() }
                 for item in stride(from: w, to: items, by: workers) {
                     let seq = long[item / heads], h = item % heads, g = h / groupSize
                     let n = seq.count, length = seq.start + seq.count
-                    let keys = cache.keys(layer: layer, slot: seq.slot, head: g)
-                    let values = cache.values(layer: layer, slot: seq.slot, head: g)
+                    let (keys, values) = widened.rows(layer: layer, slot: seq.slot, head: g, count: length)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(length), Int32(d),
                                 scale, q + seq.firstRow * qDim + h * d, Int32(qDim), keys, Int32(d),
                                 0, scores, Int32(length))
@@ -60,18 +62,29 @@ enum Attention {
         // kv heads go to different workers once its context is long.
         let workers = items * longest < 1024 ? 1 : min(max(threads, 1), items)
         let vectorKernels = DecodeAttention.isSupported(headDim: d)
+        let half = cache.storage == .fp16
         layout.positions.withUnsafeBufferPointer { positions in
             layout.slots.withUnsafeBufferPointer { slots in
                 Parallel.forEach(count: workers, threads: workers) { w in
                     let scores = UnsafeMutablePointer<Float>.allocate(capacity: groupSize * longest)
+                    let widened = WidenedRows(cache: cache, rows: vectorKernels ? 0 : longest)
                     defer { scores.deallocate() }
                     for item in stride(from: w, to: items, by: workers) {
                         let t = shortRows[item / kvHeads], g = item % kvHeads
                         let length = positions[t] + 1
                         let q0 = q + t * qDim + g * groupSize * d
-                        let keys = cache.keys(layer: layer, slot: slots[t], head: g)
-                        let values = cache.values(layer: layer, slot: slots[t], head: g)
                         let o0 = out + t * qDim + g * groupSize * d
+                        if vectorKernels && half {
+                            DecodeAttention.scores(q: q0, heads: groupSize, headDim: d,
+                                                   keys: cache.keyBits(layer: layer, slot: slots[t], head: g),
+                                                   stride: d, length: length, scale: scale, into: scores)
+                            for i in 0 ..< groupSize { Kernels.softmax(scores + i * length, count: length) }
+                            DecodeAttention.values(p: scores, heads: groupSize,
+                                                   values: cache.valueBits(layer: layer, slot: slots[t], head: g),
+                                                   stride: d, length: length, headDim: d, into: o0)
+                            continue
+                        }
+                        let (keys, values) = widened.rows(layer: layer, slot: slots[t], head: g, count: length)
                         if vectorKernels {
                             DecodeAttention.scores(q: q0, heads: groupSize, headDim: d, keys: keys, stride: d,
                                                    length: length, scale: scale, into: scores)
@@ -169,5 +182,34 @@ enum Attention {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m32, d32, n32, 1, p, m32, doh, q32, 1, dv, kv32)
             }
         }
+    }
+}
+
+/// One worker's view of a cache's rows as fp32: an fp32 cache's own rows, or an fp16 cache's rows widened into
+/// scratch (`rows` positions of keys and values, reused by every call).
+private final class WidenedRows {
+    let cache: KVCache
+    let scratch: UnsafeMutablePointer<Float>?
+    let rows: Int
+
+    init(cache: KVCache, rows: Int) {
+        self.cache = cache
+        self.rows = rows
+        scratch = cache.storage == .fp16 && rows > 0
+            ? UnsafeMutablePointer<Float>.allocate(capacity: 2 * rows * cache.headDim) : nil
+    }
+
+    deinit { scratch?.deallocate() }
+
+    /// Keys and values `[count, headDim]` of `slot`'s kv head `head` in `layer`, rows `headDim` apart.
+    func rows(layer: Int, slot: Int, head: Int, count: Int) -> (UnsafePointer<Float>, UnsafePointer<Float>) {
+        guard let scratch else {
+            return (UnsafePointer(cache.keys(layer: layer, slot: slot, head: head)),
+                    UnsafePointer(cache.values(layer: layer, slot: slot, head: head)))
+        }
+        precondition(count <= rows, "WidenedRows: \(count) rows asked of \(rows)")
+        let values = scratch + rows * cache.headDim
+        cache.read(layer: layer, slot: slot, head: head, count: count, keys: scratch, values: values)
+        return (UnsafePointer(scratch), UnsafePointer(values))
     }
 }

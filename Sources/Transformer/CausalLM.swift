@@ -36,38 +36,52 @@ public protocol CausalLM: AnyObject {
 
 /// Keys and values of every layer for `slots` sequences of up to `capacity` positions.
 ///
-/// Layout per layer: keys and values each `[slots, kvHeads, capacity, headDim]` fp32, so that one kv head's cached
-/// rows of one sequence are contiguous (`headDim` floats apart): decode-time attention streams them (with rows
+/// Layout per layer: keys and values each `[slots, kvHeads, capacity, headDim]`, so that one kv head's cached
+/// rows of one sequence are contiguous (`headDim` elements apart): decode-time attention streams them (with rows
 /// interleaved by head, `[capacity, kvHeads·headDim]`, it ran ~1.6× slower, reading a third of each span).
+/// Elements are fp32, or IEEE half (`Storage.fp16`: each value rounded to nearest even when stored, saturating at
+/// ±65504, and widened exactly when read; half the bytes for attention to read per decoded token). Half keeps 11
+/// significant bits; bf16's 8 made greedy decoding of the 0.5B model leave fp32's tokens within 8 steps (a test).
 /// A slot's first `lengths[slot]` positions are valid.
 public final class KVCache {
+    /// The number format of the cached elements.
+    public enum Storage: Sendable {
+        case fp32, fp16
+
+        var bytes: Int { self == .fp32 ? 4 : 2 }
+    }
+
     public let layers: Int
     public let slots: Int
     public let capacity: Int
     public let kvHeads: Int
     public let headDim: Int
+    public let storage: Storage
     /// Valid positions per slot.
     public var lengths: [Int]
-    private let keyStorage: [UnsafeMutablePointer<Float>]
-    private let valueStorage: [UnsafeMutablePointer<Float>]
+    private let keyStorage: [UnsafeMutableRawPointer]
+    private let valueStorage: [UnsafeMutableRawPointer]
 
     /// Width of one position's keys (or values) across heads, kvHeads × headDim.
     public var kvDim: Int { kvHeads * headDim }
-    /// Floats between the starts of two consecutive kv heads of one slot (`capacity × headDim`).
+    /// Elements between the starts of two consecutive kv heads of one slot (`capacity × headDim`).
     public var headStride: Int { capacity * headDim }
+    /// Bytes one position takes in all layers, keys and values.
+    public var bytesPerPosition: Int { layers * 2 * kvDim * storage.bytes }
 
-    public init(layers: Int, slots: Int, capacity: Int, kvHeads: Int, headDim: Int) {
+    public init(layers: Int, slots: Int, capacity: Int, kvHeads: Int, headDim: Int, storage: Storage = .fp32) {
         self.layers = layers
         self.slots = slots
         self.capacity = capacity
         self.kvHeads = kvHeads
         self.headDim = headDim
+        self.storage = storage
         lengths = Array(repeating: 0, count: slots)
-        let n = max(slots * kvHeads * capacity * headDim, 1)
-        func allocate() -> UnsafeMutablePointer<Float> {
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
-            HugePages.advise(p, count: n)
-            p.initialize(repeating: 0, count: n)
+        let bytes = max(slots * kvHeads * capacity * headDim, 1) * storage.bytes
+        func allocate() -> UnsafeMutableRawPointer {
+            let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            HugePages.advise(p, byteCount: bytes)
+            p.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
             return p
         }
         keyStorage = (0 ..< layers).map { _ in allocate() }
@@ -79,28 +93,82 @@ public final class KVCache {
         valueStorage.forEach { $0.deallocate() }
     }
 
-    /// `slot`'s cached keys of kv head `head` in `layer`: `[capacity, headDim]`, rows `headDim` apart; the next
-    /// head's start `headStride` floats further.
+    @inline(__always)
+    private func offset(slot: Int, head: Int) -> Int { (slot * kvHeads + head) * capacity * headDim * storage.bytes }
+
+    /// `slot`'s cached keys of kv head `head` in `layer` in an fp32 cache: `[capacity, headDim]`, rows `headDim`
+    /// apart; the next head's start `headStride` elements further.
     @inline(__always)
     public func keys(layer: Int, slot: Int, head: Int = 0) -> UnsafeMutablePointer<Float> {
-        keyStorage[layer] + (slot * kvHeads + head) * capacity * headDim
+        precondition(storage == .fp32, "keys(layer:slot:head:) reads an fp32 cache; this one is fp16")
+        return (keyStorage[layer] + offset(slot: slot, head: head)).assumingMemoryBound(to: Float.self)
     }
 
-    /// `slot`'s cached values of kv head `head` in `layer` (the layout of `keys`).
+    /// `slot`'s cached values of kv head `head` in `layer` in an fp32 cache (the layout of `keys`).
     @inline(__always)
     public func values(layer: Int, slot: Int, head: Int = 0) -> UnsafeMutablePointer<Float> {
-        valueStorage[layer] + (slot * kvHeads + head) * capacity * headDim
+        precondition(storage == .fp32, "values(layer:slot:head:) reads an fp32 cache; this one is fp16")
+        return (valueStorage[layer] + offset(slot: slot, head: head)).assumingMemoryBound(to: Float.self)
+    }
+
+    /// The fp16 bit patterns of `slot`'s keys of kv head `head` in `layer` in an fp16 cache (the layout of `keys`).
+    @inline(__always)
+    public func keyBits(layer: Int, slot: Int, head: Int = 0) -> UnsafeMutablePointer<UInt16> {
+        precondition(storage == .fp16, "keyBits(layer:slot:head:) reads an fp16 cache; this one is fp32")
+        return (keyStorage[layer] + offset(slot: slot, head: head)).assumingMemoryBound(to: UInt16.self)
+    }
+
+    /// The fp16 bit patterns of `slot`'s values of kv head `head` in `layer` in an fp16 cache.
+    @inline(__always)
+    public func valueBits(layer: Int, slot: Int, head: Int = 0) -> UnsafeMutablePointer<UInt16> {
+        precondition(storage == .fp16, "valueBits(layer:slot:head:) reads an fp16 cache; this one is fp32")
+        return (valueStorage[layer] + offset(slot: slot, head: head)).assumingMemoryBound(to: UInt16.self)
     }
 
     /// Writes one position's keys and values, `key` and `value` `[kvHeads·headDim]` (head after head), at `position`
-    /// of `slot` in `layer`.
+    /// of `slot` in `layer` (rounded to nearest even, saturating, in an fp16 cache).
     @inline(__always)
     public func store(layer: Int, slot: Int, position: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>) {
         for g in 0 ..< kvHeads {
-            let offset = position * headDim
-            (keys(layer: layer, slot: slot, head: g) + offset).update(from: key + g * headDim, count: headDim)
-            (values(layer: layer, slot: slot, head: g) + offset).update(from: value + g * headDim, count: headDim)
+            let row = position * headDim, source = g * headDim
+            switch storage {
+            case .fp32:
+                (keys(layer: layer, slot: slot, head: g) + row).update(from: key + source, count: headDim)
+                (values(layer: layer, slot: slot, head: g) + row).update(from: value + source, count: headDim)
+            case .fp16:
+                let k = keyBits(layer: layer, slot: slot, head: g) + row
+                let v = valueBits(layer: layer, slot: slot, head: g) + row
+                for e in 0 ..< headDim {
+                    k[e] = Self.half(key[source + e])
+                    v[e] = Self.half(value[source + e])
+                }
+            }
         }
+    }
+
+    /// Copies rows `0 ..< count` of `slot`'s kv head `head` in `layer` into `keys` and `values` `[count, headDim]`
+    /// as fp32 (exact: an fp16 cache's elements widened; an fp32 cache's copied).
+    public func read(layer: Int, slot: Int, head: Int, count: Int, keys: UnsafeMutablePointer<Float>,
+                     values: UnsafeMutablePointer<Float>) {
+        let n = count * headDim
+        switch storage {
+        case .fp32:
+            keys.update(from: self.keys(layer: layer, slot: slot, head: head), count: n)
+            values.update(from: self.values(layer: layer, slot: slot, head: head), count: n)
+        case .fp16:
+            let k = keyBits(layer: layer, slot: slot, head: head), v = valueBits(layer: layer, slot: slot, head: head)
+            for e in 0 ..< n {
+                keys[e] = Half.f16ToFloat(k[e])
+                values[e] = Half.f16ToFloat(v[e])
+            }
+        }
+    }
+
+    /// `x` as the nearest half (ties to even), ±65504 beyond that range (an infinity would turn the attention into
+    /// NaNs); NaN stays NaN.
+    @inline(__always)
+    static func half(_ x: Float) -> UInt16 {
+        Half.floatToF16(x.magnitude > 65504 ? (x < 0 ? -65504 : 65504) : x)
     }
 
     /// Forgets a slot's sequence.
@@ -109,11 +177,12 @@ public final class KVCache {
     /// Makes `destination` hold a copy of `source`'s sequence (to share one prefilled prompt across samples).
     public func copy(slot source: Int, to destination: Int) {
         guard source != destination else { return }
-        let n = lengths[source] * headDim
+        let bytes = lengths[source] * headDim * storage.bytes
         for l in 0 ..< layers {
             for g in 0 ..< kvHeads {
-                keys(layer: l, slot: destination, head: g).update(from: keys(layer: l, slot: source, head: g), count: n)
-                values(layer: l, slot: destination, head: g).update(from: values(layer: l, slot: source, head: g), count: n)
+                let from = offset(slot: source, head: g), to = offset(slot: destination, head: g)
+                (keyStorage[l] + to).copyMemory(from: keyStorage[l] + from, byteCount: bytes)
+                (valueStorage[l] + to).copyMemory(from: valueStorage[l] + from, byteCount: bytes)
             }
         }
         lengths[destination] = lengths[source]

@@ -223,7 +223,7 @@ final class BackwardWorkspace {
     init(model: TransformerModel, rows t: Int) {
         let c = model.config, layers = c.layerCount
         recordsAll = layers * t * LayerActivations.bytesPerRow(c) <= TransformerModel.recordedActivationBudget
-        cache = model.makeCache(slots: 1, capacity: t)
+        cache = model.makeCache(slots: 1, capacity: t, storage: .fp32)  // the backward reads it as fp32
         inputs = .allocate(capacity: (layers + 1) * t * c.hiddenSize)
         dx = .allocate(capacity: t * c.hiddenSize)
         layerInput = .allocate(capacity: t * c.hiddenSize)

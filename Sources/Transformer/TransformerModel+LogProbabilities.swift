@@ -40,7 +40,8 @@ extension TransformerModel {
     private func batchLogProbabilities(_ sequences: [[Int]], starts: [Int], temperature: Float, chunk: Int) throws
         -> [[Float]] {
         let hidden = config.hiddenSize
-        let cache = makeCache(slots: sequences.count, capacity: sequences.map(\.count).max()!)
+        // fp32 whatever the weights: these are the loss's log-probabilities, computed as the backward's are.
+        let cache = makeCache(slots: sequences.count, capacity: sequences.map(\.count).max()!, storage: .fp32)
         let layout = try BatchLayout(tokens: sequences, slots: Array(sequences.indices), cache: cache,
                                      vocabularySize: config.vocabularySize, contextLength: config.contextLength)
         let t = layout.tokenCount

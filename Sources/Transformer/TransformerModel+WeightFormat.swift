@@ -6,14 +6,17 @@ public enum WeightFormat: String, CaseIterable, Sendable {
     /// The fp32 weights as loaded (every product exact in fp32 up to summation order).
     case fp32
     /// A bf16 copy of every linear layer's weight (rounded to nearest even once); activations are rounded to
-    /// bf16 per product, sums in fp32 (AVX-512 BF16 `vdpbf16ps`). Embeddings, norms, biases, attention and an
-    /// adapter's low-rank path stay fp32. The backward pass uses the fp32 weights unless `useBackwardWeights(.bf16)`.
+    /// bf16 per product, sums in fp32 (AVX-512 BF16 `vdpbf16ps`). Embeddings, norms, biases, attention's arithmetic
+    /// and an adapter's low-rank path stay fp32; `makeCache` then stores keys and values in fp16 (generation's cache;
+    /// log-probabilities and the backward keep fp32 caches). The backward pass uses the fp32 weights unless
+    /// `useBackwardWeights(.bf16)`.
     case bf16
     /// The GGUF file's own quantized blocks (`QuantizedMatrix`): for ≤ 4 rows integer dot products on the blocks
     /// with x rounded to 16 bits per group of 32 (AVX-512 VNNI; else exact fp32 products of the decoded weights),
-    /// above that W decoded a panel at a time into bf16 products (as `.bf16`). Layers the file
-    /// stores as F32/F16/BF16 run in fp32; the adapter's low-rank path stays fp32. Forward only (rollouts,
-    /// generation, evaluation): the backward uses fp32 or bf16. Needs a model loaded from a GGUF file.
+    /// above that W decoded a panel at a time into bf16 products (as `.bf16`). Layers the file stores as
+    /// F32/F16/BF16 run in fp32; the adapter's low-rank path stays fp32; the cache is fp16 (as with `.bf16`).
+    /// Forward only (rollouts, generation, evaluation): the backward uses fp32 or bf16. Needs a model loaded from a
+    /// GGUF file.
     case native
 
     /// Parses a command-line value, naming the accepted ones when it is not one of them.

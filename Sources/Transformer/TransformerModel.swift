@@ -116,9 +116,16 @@ public final class TransformerModel: CausalLM {
                                     threads: threads)
     }
 
+    /// A cache in the number format that goes with the forward's weights: fp32 with fp32 weights, fp16 with bf16 or
+    /// native weights (whose products already round activations to 16 bits; half the bytes for decode-time
+    /// attention to read).
     public func makeCache(slots: Int, capacity: Int) -> KVCache {
+        makeCache(slots: slots, capacity: capacity, storage: weightFormat == .fp32 ? .fp32 : .fp16)
+    }
+
+    public func makeCache(slots: Int, capacity: Int, storage: KVCache.Storage) -> KVCache {
         KVCache(layers: config.layerCount, slots: slots, capacity: capacity, kvHeads: config.kvHeadCount,
-                headDim: config.headDim)
+                headDim: config.headDim, storage: storage)
     }
 
     public func forward(tokens: [[Int]], slots: [Int], cache: KVCache, allPositions: Bool) throws -> Logits {

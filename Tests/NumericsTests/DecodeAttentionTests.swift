@@ -69,6 +69,34 @@ final class DecodeAttentionTests: XCTestCase {
         }
     }
 
+    /// The fp16-cache kernels equal the fp32 kernels run on the widened values, bit for bit.
+    func testFP16CacheKernelsEqualTheFP32KernelsOnWidenedValues() throws {
+        try XCTSkipUnless(DecodeAttention.isSupported(headDim: 64), "needs AVX-512F")
+        var rng = KernelTests.Rng(state: 11)
+        for d in [16, 64, 128] {
+            for heads in [1, 3, 7] {
+                for length in [1, 5, 16, 17, 47] {
+                    let stride = d  // a KVCache head's rows
+                    let bits = rng.array(length * stride).map { Half.floatToF16($0) }
+                    let widened = bits.map { Half.f16ToFloat($0) }
+                    let q = rng.array(heads * d), p = rng.array(heads * length)
+                    var scores16 = [Float](repeating: .nan, count: heads * length), scores32 = scores16
+                    var out16 = [Float](repeating: .nan, count: heads * d), out32 = out16
+                    DecodeAttention.scores(q: q, heads: heads, headDim: d, keys: bits, stride: stride, length: length,
+                                           scale: 0.125, into: &scores16)
+                    DecodeAttention.scores(q: q, heads: heads, headDim: d, keys: widened, stride: stride,
+                                           length: length, scale: 0.125, into: &scores32)
+                    DecodeAttention.values(p: p, heads: heads, values: bits, stride: stride, length: length,
+                                           headDim: d, into: &out16)
+                    DecodeAttention.values(p: p, heads: heads, values: widened, stride: stride, length: length,
+                                           headDim: d, into: &out32)
+                    XCTAssertEqual(scores16, scores32, "scores d \(d) heads \(heads) length \(length)")
+                    XCTAssertEqual(out16, out32, "values d \(d) heads \(heads) length \(length)")
+                }
+            }
+        }
+    }
+
     func testUnsupportedHeadSizesAreRefused() {
         XCTAssertFalse(DecodeAttention.isSupported(headDim: 72))
         XCTAssertFalse(DecodeAttention.isSupported(headDim: 0))

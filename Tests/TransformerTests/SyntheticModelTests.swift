@@ -115,6 +115,58 @@ final class SyntheticModelTests: XCTestCase {
         }
     }
 
+    /// An fp16 cache (prefill through the GEMM path, then decode steps through the per-row kernels) gives the fp32
+    /// cache's logits to fp16 precision — close, and not identical (the rounding happens).
+    func testFP16CacheMatchesFP32CacheToHalfPrecision() throws {
+        let c = Synthetic.config(heads: 4, kvHeads: 2)
+        let model = try TransformerModel(config: c, weights: Synthetic.weights(c))
+        let prompts: [[Int]] = [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [6, 7, 8]]
+        func run(_ storage: KVCache.Storage) throws -> [Float] {
+            let cache = model.makeCache(slots: 2, capacity: 16, storage: storage)
+            XCTAssertEqual(cache.storage, storage)
+            var all = try model.forward(tokens: prompts, slots: [0, 1], cache: cache, allPositions: true).values
+            for step in 0 ..< 3 {
+                all += try model.forward(tokens: [[20 + step], [30 + step]], slots: [0, 1], cache: cache,
+                                         allPositions: false).values
+            }
+            return all
+        }
+        let fp32 = try run(.fp32), fp16 = try run(.fp16)
+        let mean = fp32.reduce(0, +) / Float(fp32.count)
+        let std = (fp32.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(fp32.count)).squareRoot()
+        let worst = maxDifference(fp32[...], fp16[...])
+        XCTAssertGreaterThan(worst, 0, "the fp16 cache rounds keys and values")
+        XCTAssertLessThan(worst, 0.005 * std)
+        XCTAssertEqual(model.makeCache(slots: 1, capacity: 4).storage, .fp32, "fp32 weights take an fp32 cache")
+        let half = model.makeCache(slots: 1, capacity: 4, storage: .fp16)
+        XCTAssertEqual(2 * half.bytesPerPosition, model.makeCache(slots: 1, capacity: 4).bytesPerPosition)
+    }
+
+    /// store, read and copy of both formats: an fp16 cache holds each value rounded to the nearest half (ties to
+    /// even), saturating at ±65504.
+    func testCacheStoresReadsAndCopiesBothFormats() {
+        for storage in [KVCache.Storage.fp32, .fp16] {
+            let cache = KVCache(layers: 2, slots: 3, capacity: 4, kvHeads: 2, headDim: 3, storage: storage)
+            let key: [Float] = [1 + 1 / 2048, -2.5, 3.1, 0.1, 1e-3, -7e4], value = key.map { $0 / 8 }
+            cache.store(layer: 1, slot: 2, position: 1, key: key, value: value)
+            cache.lengths[2] = 2
+            cache.copy(slot: 2, to: 0)
+            XCTAssertEqual(cache.lengths[0], 2)
+            for slot in [2, 0] {
+                for head in 0 ..< 2 {
+                    var k = [Float](repeating: .nan, count: 6), v = k
+                    cache.read(layer: 1, slot: slot, head: head, count: 2, keys: &k, values: &v)
+                    func stored(_ x: Float) -> Float { storage == .fp32 ? x : Float(Float16(max(-65504, min(65504, x)))) }
+                    let expectedKey = key[3 * head ..< 3 * head + 3].map(stored)
+                    let expectedValue = value[3 * head ..< 3 * head + 3].map(stored)
+                    XCTAssertEqual(Array(k[3...]), expectedKey, "\(storage) slot \(slot) head \(head)")
+                    XCTAssertEqual(Array(v[3...]), expectedValue, "\(storage) slot \(slot) head \(head)")
+                    XCTAssertEqual(Array(k[..<3]), [0, 0, 0], "position 0 untouched")
+                }
+            }
+        }
+    }
+
     func testBatchedDecodeOfSixteenEqualsSingles() throws {
         let c = Synthetic.config(architecture: .qwen2, bias: true)
         let model = try TransformerModel(config: c, weights: Synthetic.weights(c))

@@ -114,6 +114,13 @@ void ck_attention_decode_scores(const float *q, int heads, int d, const float *k
 void ck_attention_decode_values(const float *p, int heads, const float *values, long stride, int length, int d,
                                 float *out);
 
+/// The same two products over an fp16 (IEEE half) cache (each cached element widened exactly to fp32, then the fp32
+/// arithmetic above, bit for bit): rows `stride` half elements apart.
+void ck_attention_decode_scores_f16(const float *q, int heads, int d, const uint16_t *keys, long stride, int length,
+                                     float scale, float *scores);
+void ck_attention_decode_values_f16(const float *p, int heads, const uint16_t *values, long stride, int length,
+                                     int d, float *out);
+
 /// A job part: `task(context, worker)` for worker 0 ..< workers.
 typedef void (*ck_pool_task)(void *context, int worker);
 
