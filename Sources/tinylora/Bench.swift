@@ -44,7 +44,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Tokens generated per sequence.")
     var newTokens = 128
 
-    @Option(help: "Weights of the forward pass: fp32 (every tensor dequantized to fp32 at load), bf16 (a bf16 copy of every linear layer and the LM head, packed after loading, products with AVX-512 BF16; needs a CPU with avx512_bf16) or native (a GGUF model's quantized blocks, no fp32 copy of the linear layers; not with --backward).")
+    @Option(help: "Weights of the forward pass: fp32 (every tensor dequantized to fp32 at load), bf16 (a bf16 copy of every linear layer and the LM head, packed after loading, products with AVX-512 BF16; needs a CPU with avx512_bf16) or native (a GGUF model's quantized blocks, no fp32 copy of the linear layers; not with --backward). With bf16 and native the KV cache is fp16.")
     var weights = "fp32"
 
     @Option(help: "Seed of the random prompt tokens.")

@@ -30,6 +30,7 @@ enum WeightsOption {
         products with AVX-512 BF16: about twice the speed, logits within a few percent of their spread; needs a \
         CPU with avx512_bf16; adds half the fp32 weight bytes to memory) or native (a GGUF model's own quantized \
         blocks, used inside each product (integer dot products for up to 4 rows, bf16 products of decoded panels \
-        above): the fp32 weights are never made, so memory is about the file's size; GGUF models only).
+        above): the fp32 weights are never made, so memory is about the file's size; GGUF models only). With bf16 \
+        and native, generation's KV cache is fp16.
         """
 }
