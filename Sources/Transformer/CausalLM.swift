@@ -93,36 +93,37 @@ public final class KVCache {
         valueStorage.forEach { $0.deallocate() }
     }
 
+    /// Start of `slot`'s kv head `head` in one layer's buffer, as elements of type `T` of a cache in `format`.
     @inline(__always)
-    private func offset(slot: Int, head: Int) -> Int { (slot * kvHeads + head) * capacity * headDim * storage.bytes }
+    private func rows<T>(_ buffer: UnsafeMutableRawPointer, slot: Int, head: Int, _ format: Storage,
+                         as: T.Type) -> UnsafeMutablePointer<T> {
+        precondition(storage == format, "reading a \(storage) cache as \(format)")
+        return (buffer + (slot * kvHeads + head) * capacity * headDim * storage.bytes).assumingMemoryBound(to: T.self)
+    }
 
     /// `slot`'s cached keys of kv head `head` in `layer` in an fp32 cache: `[capacity, headDim]`, rows `headDim`
     /// apart; the next head's start `headStride` elements further.
     @inline(__always)
     public func keys(layer: Int, slot: Int, head: Int = 0) -> UnsafeMutablePointer<Float> {
-        precondition(storage == .fp32, "keys(layer:slot:head:) reads an fp32 cache; this one is fp16")
-        return (keyStorage[layer] + offset(slot: slot, head: head)).assumingMemoryBound(to: Float.self)
+        rows(keyStorage[layer], slot: slot, head: head, .fp32, as: Float.self)
     }
 
     /// `slot`'s cached values of kv head `head` in `layer` in an fp32 cache (the layout of `keys`).
     @inline(__always)
     public func values(layer: Int, slot: Int, head: Int = 0) -> UnsafeMutablePointer<Float> {
-        precondition(storage == .fp32, "values(layer:slot:head:) reads an fp32 cache; this one is fp16")
-        return (valueStorage[layer] + offset(slot: slot, head: head)).assumingMemoryBound(to: Float.self)
+        rows(valueStorage[layer], slot: slot, head: head, .fp32, as: Float.self)
     }
 
     /// The fp16 bit patterns of `slot`'s keys of kv head `head` in `layer` in an fp16 cache (the layout of `keys`).
     @inline(__always)
     public func keyBits(layer: Int, slot: Int, head: Int = 0) -> UnsafeMutablePointer<UInt16> {
-        precondition(storage == .fp16, "keyBits(layer:slot:head:) reads an fp16 cache; this one is fp32")
-        return (keyStorage[layer] + offset(slot: slot, head: head)).assumingMemoryBound(to: UInt16.self)
+        rows(keyStorage[layer], slot: slot, head: head, .fp16, as: UInt16.self)
     }
 
     /// The fp16 bit patterns of `slot`'s values of kv head `head` in `layer` in an fp16 cache.
     @inline(__always)
     public func valueBits(layer: Int, slot: Int, head: Int = 0) -> UnsafeMutablePointer<UInt16> {
-        precondition(storage == .fp16, "valueBits(layer:slot:head:) reads an fp16 cache; this one is fp32")
-        return (valueStorage[layer] + offset(slot: slot, head: head)).assumingMemoryBound(to: UInt16.self)
+        rows(valueStorage[layer], slot: slot, head: head, .fp16, as: UInt16.self)
     }
 
     /// Writes one position's keys and values, `key` and `value` `[kvHeads·headDim]` (head after head), at `position`
@@ -180,9 +181,10 @@ public final class KVCache {
         let bytes = lengths[source] * headDim * storage.bytes
         for l in 0 ..< layers {
             for g in 0 ..< kvHeads {
-                let from = offset(slot: source, head: g), to = offset(slot: destination, head: g)
-                (keyStorage[l] + to).copyMemory(from: keyStorage[l] + from, byteCount: bytes)
-                (valueStorage[l] + to).copyMemory(from: valueStorage[l] + from, byteCount: bytes)
+                for buffer in [keyStorage[l], valueStorage[l]] {
+                    UnsafeMutableRawPointer(rows(buffer, slot: destination, head: g, storage, as: UInt8.self))
+                        .copyMemory(from: rows(buffer, slot: source, head: g, storage, as: UInt8.self), byteCount: bytes)
+                }
             }
         }
         lengths[destination] = lengths[source]
