@@ -106,17 +106,19 @@ run)
     runs=$ROOT/runs/replicate
     mkdir -p "$dest" "$ROOT/results/adapters" "$runs"
     if [ "$row" = base ]; then
-        echo "tinylora eval --model $MODEL --data $EVAL_DATA --max-tokens $MAX_TOKENS --batch 64 --weights $weights --out $runs/base/eval --json" > "$dest/commands.txt"
+        echo "tinylora eval --model $MODEL --data $EVAL_DATA --max-tokens $MAX_TOKENS --batch 64 --weights $weights --out runs/replicate/base/eval --json" > "$dest/commands.txt"
         evaluate "$EVAL_DATA" "$runs/base/eval" > "$dest/summary.line.json"
     else
         swept=${LR_FROM[$row]:-$row}
         [ -f "$ROOT/results/lr/$swept.txt" ] || { echo "no learning rate for $row yet: run 'bash scripts/replicate.sh sweep $swept' first" >&2; exit 1; }
         lr=$(cat "$ROOT/results/lr/$swept.txt")
         out=$runs/$row
-        # The exact commands, for RESULTS.md (the binary written as `tinylora`; a resumed run adds --resume).
+        # The exact commands, for RESULTS.md (the binary written as `tinylora`, paths from the repository whatever
+        # REPLICATE_ROOT is; a resumed run adds --resume).
+        shown=runs/replicate/$row
         {
-            echo "tinylora train $(train_flags "$row" "$lr" "$out") --json"
-            echo "tinylora eval --model $MODEL --adapter $out/adapter.tla --data $EVAL_DATA --max-tokens $MAX_TOKENS --batch 64 --weights $weights --out $out/eval --json"
+            echo "tinylora train $(train_flags "$row" "$lr" "$shown") --json"
+            echo "tinylora eval --model $MODEL --adapter $shown/adapter.tla --data $EVAL_DATA --max-tokens $MAX_TOKENS --batch 64 --weights $weights --out $shown/eval --json"
         } > "$dest/commands.txt"
         train "$row" "$lr" "$out" > "$dest/train.json"
         cp "$out/metrics.jsonl" "$dest/metrics.jsonl"
