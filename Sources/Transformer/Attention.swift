@@ -15,6 +15,8 @@ import Numerics
 /// (`DecodeAttention`'s AVX-512 kernels; portable dot products where the CPU lacks AVX-512).
 enum Attention {
     static let gemmMinTokens = 8
+    /// Query rows per block of the backward's causal products.
+    static let causalBlockRows = 64
 
     static func forward(q: UnsafePointer<Float>, layout: BatchLayout, cache: KVCache, layer: Int,
                         heads: Int, kvHeads: Int, headDim d: Int, into out: UnsafeMutablePointer<Float>,
@@ -139,7 +141,8 @@ enum Attention {
     /// Shapes: `q`, `dO`, `dQ` `[n, H·d]`; `dK`, `dV` `[m, KV·d]` (rows `0 ..< s` are the gradients of the prefix's
     /// cached keys and values); `keys`, `values` hold kv head g's `[m, d]` at `g·headStride`, rows `rowStride` apart
     /// (a `KVCache` slot: `cache.headStride`, `d`). `dQ`, `dK`, `dV` are overwritten.
-    /// Work is split over kv heads (each owns its dK_g, dV_g columns).
+    /// Work is split over kv heads (each owns its dK_g, dV_g columns); the products run over blocks of
+    /// `causalBlockRows` query rows, each only as far as its last row's keys.
     static func backward(q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
                          headStride: Int, rowStride: Int, queryStart s: Int = 0, rows n: Int, heads: Int,
                          kvHeads: Int, headDim d: Int,
@@ -149,8 +152,7 @@ enum Attention {
         let qDim = heads * d, kvDim = kvHeads * d
         let scale = Float(1 / Double(d).squareRoot())
         let m = s + n
-        let n32 = Int32(n), m32 = Int32(m), d32 = Int32(d), q32 = Int32(qDim), kv32 = Int32(kvDim),
-            ld32 = Int32(rowStride)
+        let m32 = Int32(m), d32 = Int32(d), q32 = Int32(qDim), kv32 = Int32(kvDim), ld32 = Int32(rowStride)
         Parallel.forEach(count: kvHeads, threads: threads) { g in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: n * m)
             let dp = UnsafeMutablePointer<Float>.allocate(capacity: n * m)
@@ -162,24 +164,32 @@ enum Attention {
                 (dv + j * kvDim).update(repeating: 0, count: d)
             }
             for h in g * groupSize ..< (g + 1) * groupSize {
-                let qh = q + h * d, doh = dO + h * d
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n32, m32, d32, scale, qh, q32, k, ld32, 0, p, m32)
-                for i in 0 ..< n {
-                    let valid = s + i + 1
-                    Kernels.softmax(p + i * m, count: valid)
-                    (p + i * m + valid).update(repeating: 0, count: m - valid)
+                // Query rows in blocks [r0, r1): a block sees keys 0 ..< s + r1 only (P and dS are zero past the
+                // diagonal), so each product stops there — about half the work of the full [n, m] products.
+                for r0 in stride(from: 0, to: n, by: causalBlockRows) {
+                    let r1 = min(n, r0 + causalBlockRows), mb = s + r1
+                    let nb32 = Int32(r1 - r0), mb32 = Int32(mb)
+                    let qb = q + r0 * qDim + h * d, dob = dO + r0 * qDim + h * d
+                    let pb = p + r0 * m, dpb = dp + r0 * m
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb32, mb32, d32, scale, qb, q32, k, ld32,
+                                0, pb, m32)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb32, mb32, d32, 1, dob, q32, v, ld32,
+                                0, dpb, m32)
+                    for i in r0 ..< r1 {
+                        let pr = p + i * m, dr = dp + i * m, valid = s + i + 1
+                        Kernels.softmax(pr, count: valid)
+                        (pr + valid).update(repeating: 0, count: mb - valid)
+                        let mean = dot(pr, dr, count: valid)
+                        for j in 0 ..< valid { dr[j] = pr[j] * (dr[j] - mean) }
+                        (dr + valid).update(repeating: 0, count: mb - valid)
+                    }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb32, d32, mb32, scale, dpb, m32, k, ld32,
+                                0, dQ + r0 * qDim + h * d, q32)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, mb32, d32, nb32, scale, dpb, m32, qb, q32,
+                                1, dk, kv32)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, mb32, d32, nb32, 1, pb, m32, dob, q32,
+                                1, dv, kv32)
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n32, m32, d32, 1, doh, q32, v, ld32, 0, dp, m32)
-                for i in 0 ..< n {
-                    let pr = p + i * m, dr = dp + i * m, valid = s + i + 1
-                    let mean = dot(pr, dr, count: valid)
-                    for j in 0 ..< valid { dr[j] = pr[j] * (dr[j] - mean) }
-                    (dr + valid).update(repeating: 0, count: m - valid)
-                }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n32, d32, m32, scale, dp, m32, k, ld32,
-                            0, dQ + h * d, q32)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m32, d32, n32, scale, dp, m32, qh, q32, 1, dk, kv32)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m32, d32, n32, 1, p, m32, doh, q32, 1, dv, kv32)
             }
         }
     }
