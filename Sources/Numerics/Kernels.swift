@@ -99,8 +99,7 @@ public enum Kernels {
     /// `log Σ_i e^(x_i)`, computed as `max + log Σ e^(x_i − max)` with a Double sum. −∞ for n = 0.
     public static func logSumExp(_ x: UnsafePointer<Float>, count n: Int) -> Float {
         guard n > 0 else { return -.infinity }
-        var m = x[0]
-        for i in 1 ..< n where x[i] > m { m = x[i] }
+        let m = maximum(x, count: n)
         guard m.isFinite else { return m }
         var s: Double = 0
         for i in 0 ..< n { s += Double(expf(x[i] - m)) }
