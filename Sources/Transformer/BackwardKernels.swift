@@ -23,22 +23,6 @@ enum BackwardKernels {
         }
     }
 
-    /// SwiGLU middle `a = silu(g)·u`, `silu(g) = g·σ(g)`: `dg = da·u·σ(g)·(1 + g·(1 − σ(g)))`, `du = da·silu(g)`.
-    /// Overwrites `gate` with dg and `up` with du.
-    /// σ is `FastExp.sigmoid`, as in the forward's `Kernels.siluMul`.
-    static func siluMul(gate: UnsafeMutablePointer<Float>, up: UnsafeMutablePointer<Float>,
-                        outputGradient dA: UnsafePointer<Float>, count: Int) {
-        var i = 0
-        while i < count {
-            let lanes = min(16, count - i)
-            let g = load16(gate + i, count: lanes), u = load16(up + i, count: lanes), da = load16(dA + i, count: lanes)
-            let sigma = FastExp.sigmoid(g)
-            store16(da * u * sigma * (1 + g * (1 - sigma)), gate + i, count: lanes)
-            store16(da * g * sigma, up + i, count: lanes)
-            i += 16
-        }
-    }
-
     /// Rotate-half RoPE is a rotation per pair `(x_i, x_{i+h})` by angle a; its backward is the rotation by −a:
     /// `dx_i = dy_i·cos + dy_{i+h}·sin`, `dx_{i+h} = dy_{i+h}·cos − dy_i·sin`. In place on `[heads, headDim]`.
     static func ropeRotateHalf(_ d: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, cos c: UnsafePointer<Float>,

@@ -132,7 +132,7 @@ extension DecoderLayer {
         // MLP half.
         Kernels.siluMul(gate: a.gate, up: a.up, count: ffn, into: s.act)
         down.backward(s.act, rows: t, outputGradient: dx, into: s.dAct, accumulate: false, threads: threads)
-        BackwardKernels.siluMul(gate: a.gate, up: a.up, outputGradient: s.dAct, count: ffn)
+        Kernels.siluMulBackward(gate: a.gate, up: a.up, outputGradient: s.dAct, count: ffn)
         gate.backward(a.h2, rows: t, outputGradient: a.gate, into: s.dh, accumulate: false, threads: threads)
         up.backward(a.h2, rows: t, outputGradient: a.up, into: s.dh, accumulate: true, threads: threads)
         postAttentionNorm.withUnsafeBufferPointer {

@@ -121,6 +121,15 @@ void ck_attention_decode_scores_f16(const float *q, int heads, int d, const uint
 void ck_attention_decode_values_f16(const float *p, int heads, const uint16_t *values, long stride, int length,
                                      int d, float *out);
 
+/// The SwiGLU middle out[i] = silu(gate[i]) · up[i], silu(g) = g·σ(g), for i < count (`out` may alias either
+/// input), with the σ of Numerics' `FastExp.sigmoid`: equal bit for bit to `Kernels.portableSiluMul`.
+/// Requires ck_avx512_supported().
+void ck_silu_mul(const float *gate, const float *up, long count, float *out);
+/// Its backward for i < count, in place: gate[i] ← da·u·σ(g)·(1 + g·(1 − σ(g))), up[i] ← da·g·σ(g) with
+/// g = gate[i], u = up[i], da = output_gradient[i]; equal bit for bit to `BackwardKernels.portableSiluMul`.
+/// Requires ck_avx512_supported().
+void ck_silu_mul_backward(float *gate, float *up, const float *output_gradient, long count);
+
 /// A job part: `task(context, worker)` for worker 0 ..< workers.
 typedef void (*ck_pool_task)(void *context, int worker);
 
