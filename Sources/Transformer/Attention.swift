@@ -10,12 +10,13 @@ import Numerics
 /// widened to fp32 (exactly) as they are read; the arithmetic is the same.
 ///
 /// A sequence with at least `gemmMinTokens` new tokens (a prefill) is done per head with two GEMMs,
-/// `S = Q_h·K_gᵀ/√d` `[n, L]` (then the causal softmax per row) and `O_h = S·V_g` `[n, d]`; rows of shorter
+/// `S = Q_h·K_gᵀ/√d` `[n, L]` (then the causal softmax per row) and `O_h = S·V_g` `[n, d]`, over blocks of
+/// `causalBlockRows` query rows, each only as far as its last row's keys (S is zero past the diagonal); rows of shorter
 /// sequences (decode steps) are done one (row, kv head) at a time, all the query heads of that kv head together
 /// (`DecodeAttention`'s AVX-512 kernels; portable dot products where the CPU lacks AVX-512).
 enum Attention {
     static let gemmMinTokens = 8
-    /// Query rows per block of the backward's causal products.
+    /// Query rows per block of the causal products (a prefill's forward, the backward).
     static let causalBlockRows = 64
 
     static func forward(q: UnsafePointer<Float>, layout: BatchLayout, cache: KVCache, layer: Int,
@@ -39,17 +40,23 @@ enum Attention {
                     let seq = long[item / heads], h = item % heads, g = h / groupSize
                     let n = seq.count, length = seq.start + seq.count
                     let (keys, values) = widened.rows(layer: layer, slot: seq.slot, head: g, count: length)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(length), Int32(d),
-                                scale, q + seq.firstRow * qDim + h * d, Int32(qDim), keys, Int32(d),
-                                0, scores, Int32(length))
-                    for i in 0 ..< n {
-                        let row = scores + i * length, valid = seq.start + i + 1
-                        Kernels.softmax(row, count: valid)
-                        (row + valid).update(repeating: 0, count: length - valid)
+                    // Query rows in blocks [r0, r1) of `causalBlockRows`: a block sees keys 0 ..< start + r1 only,
+                    // so both products stop there (the probabilities past the diagonal are zero).
+                    for r0 in stride(from: 0, to: n, by: causalBlockRows) {
+                        let r1 = min(n, r0 + causalBlockRows), mb = seq.start + r1
+                        let rows = scores + r0 * length
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r1 - r0), Int32(mb), Int32(d),
+                                    scale, q + (seq.firstRow + r0) * qDim + h * d, Int32(qDim), keys, Int32(d),
+                                    0, rows, Int32(length))
+                        for i in r0 ..< r1 {
+                            let row = scores + i * length, valid = seq.start + i + 1
+                            Kernels.softmax(row, count: valid)
+                            (row + valid).update(repeating: 0, count: mb - valid)
+                        }
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(r1 - r0), Int32(d), Int32(mb),
+                                    1, rows, Int32(length), values, Int32(d),
+                                    0, out + (seq.firstRow + r0) * qDim + h * d, Int32(qDim))
                     }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(d), Int32(length),
-                                1, scores, Int32(length), values, Int32(d),
-                                0, out + seq.firstRow * qDim + h * d, Int32(qDim))
                 }
             }
         }
