@@ -31,7 +31,10 @@ backward  One adapter forward+backward of 8 sequences × 256 random tokens (--ba
 grpo      One GRPO step, 2 prompts × 4 samples, at most --new-tokens new tokens, temperature 1, loss dapo, lr 5e-3,
           beta 0.04 (KL to the base model = the adapter switched off, on both sides: with beta 0 ours skips the
           backward of completions whose advantage is 0, e.g. a group where all 4 answers are wrong, and TRL does
-          not, so the step's work would depend on the rewards), the same TinyLoRA adapter: ours `tinylora train --steps 1`
+          not, so the step's work would depend on the rewards; ours also starts from a small random v, made by
+          `tinylora adapter init --random-v --random-scale 0.01` and passed as --init-adapter, since from v = 0
+          the KL gradient is exactly 0 and ours would skip the backward all the same), the same TinyLoRA adapter:
+          ours `tinylora train --steps 1`
           with fp32 weights (ours) and with `--weights bf16 --backward-weights bf16` (ours-bf16) (timed: the step's rollout_seconds +
           backward_seconds from metrics.jsonl = rollout, rewards, log-probabilities, forward+backward, AdamW
           update; model load, factors and checkpoint writing excluded) vs TRL GRPOTrainer with a PEFT TinyLoRA model
@@ -370,13 +373,21 @@ def bench_ours_grpo(binary, model, a, prompts_path, weights):
     for _ in range(a.runs):
         with tempfile.TemporaryDirectory(prefix="bench-grpo-") as out_dir:
             run_dir = os.path.join(out_dir, "run")
+            # Start from a small random v (not 0): the policy then differs from the reference, so the KL term's
+            # gradient is not exactly zero and the step runs the whole backward even when every reward is 0
+            # (from v = 0 ours would skip it, TRL would not).
+            start_adapter = os.path.join(out_dir, "start.tla")
+            _, err, rc, _ = run_child([binary, "adapter", "init", "--model", model, "--u", "13", "--tie", "all",
+                                       "--random-v", "--random-scale", "0.01", "--out", start_adapter])
+            if rc != 0:
+                return {"error": failure(err)}
             out, err, rc, child_rss = run_child(
                 [binary, "train", "--model", model, "--data", prompts_path, "--method", "grpo", "--steps", "1",
                  "--batch", str(len(GRPO_PROMPTS)), "--group", "4", "--max-tokens", str(a.new_tokens),
                  "--temperature", "1", "--beta", "0.04", "--loss-type", "dapo", "--lr", "5e-3", "--kind", "tinylora",
                  "--r", "2", "--u", "13", "--tie", "all", "--threads", str(a.threads), "--seed", str(a.seed),
                  "--weights", weights, "--backward-weights", weights,
-                 "--checkpoint-every", "0", "--out", run_dir, "--json"])
+                 "--init-adapter", start_adapter, "--checkpoint-every", "0", "--out", run_dir, "--json"])
             if rc != 0:
                 return {"error": failure(err)}
             with open(os.path.join(run_dir, "metrics.jsonl")) as f:

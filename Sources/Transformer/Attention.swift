@@ -40,10 +40,15 @@ enum Attention {
                     let seq = long[item / heads], h = item % heads, g = h / groupSize
                     let n = seq.count, length = seq.start + seq.count
                     let (keys, values) = widened.rows(layer: layer, slot: seq.slot, head: g, count: length)
-                    // Query rows in blocks [r0, r1) of `causalBlockRows`: a block sees keys 0 ..< start + r1 only,
-                    // so both products stop there (the probabilities past the diagonal are zero).
-                    for r0 in stride(from: 0, to: n, by: causalBlockRows) {
-                        let r1 = min(n, r0 + causalBlockRows), mb = seq.start + r1
+                    // Query rows in blocks that end at multiples of `causalBlockRows` in absolute position: a block
+                    // [r0, r1) sees keys 0 ..< start + r1 only, so both products stop there (the probabilities past
+                    // the diagonal are zero). Aligned to positions, not to the segment's first row, a row gets the
+                    // same products whether its sequence came whole or as a prefix and a segment (GRPO's reference
+                    // log-probabilities against the shared-prompt backward's: equal, so the KL at v = 0 is 0).
+                    var r0 = 0
+                    while r0 < n {
+                        let mb = min(seq.start + n, ((seq.start + r0) / causalBlockRows + 1) * causalBlockRows)
+                        let r1 = mb - seq.start
                         let rows = scores + r0 * length
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r1 - r0), Int32(mb), Int32(d),
                                     scale, q + (seq.firstRow + r0) * qDim + h * d, Int32(qDim), keys, Int32(d),
@@ -56,6 +61,7 @@ enum Attention {
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(r1 - r0), Int32(d), Int32(mb),
                                     1, rows, Int32(length), values, Int32(d),
                                     0, out + (seq.firstRow + r0) * qDim + h * d, Int32(qDim))
+                        r0 = r1
                     }
                 }
             }

@@ -125,6 +125,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run in --out from its last good checkpoint.")
     var resume = false
 
+    @Option(help: "Start from this native adapter's values instead of the initial ones (TinyLoRA v = 0): a .tla file for this model with the same sizing options (--kind, --r, --u, tying, --targets, --layers, --alpha, --adapter-seed, --dtype), e.g. an SFT-trained adapter to continue with GRPO. A run continued with --resume starts from its checkpoint instead.")
+    var initAdapter: String?
+
     @Option(help: "GRPO: weights the rollouts are sampled from: fp32, bf16 (a bf16 copy of every linear layer and the LM head, AVX-512 BF16 products: faster rollouts; needs avx512_bf16) or native (a GGUF model's own quantized blocks, mapped from the file). Only the rollouts: the backward's weights are --backward-weights.")
     var weights = "fp32"
 
@@ -196,6 +199,11 @@ struct Train: ParsableCommand {
         let rewardFunction = try WeightedReward.parse(reward)
         let format = questionFormat.format
         let dataset = try Dataset.load(data, prompt: format)
+        let initialFile = try initAdapter.map { path in
+            do { return try AdapterFile.read(path: path) } catch let e as AdapterError {
+                throw CLIError("--init-adapter: \(e.description)")
+            }
+        }
         let runDirectory = try RunDirectory(url: URL(fileURLWithPath: out), keep: s.keepCheckpoints)
         if !resume, !(try runDirectory.checkpoints.stepDirectories()).isEmpty {
             throw CLIError("\(out) already holds a training run; continue it with --resume or choose another --out")
@@ -208,7 +216,8 @@ struct Train: ParsableCommand {
         let plan = try AdapterPlan(configuration: adapterConfiguration, model: model.config)
         let base = try FrozenBase.build(plan: plan, model: model.config, weights: try opened.weightSource(model.config),
                                         threads: opened.threads)
-        let adapter = try Adapter(base: base)
+        let adapter = try initialFile.map { try Self.initialAdapter($0, plan: plan, base: base, model: model.config) }
+            ?? Adapter(base: base)
         let trainer = try AdapterTrainer(model: model, tokenizer: tokenizer, adapter: adapter, dataset: dataset,
                                          reward: rewardFunction, settings: s, run: runDirectory)
         try trainer.useRolloutWeights(rolloutWeights)
@@ -234,6 +243,26 @@ struct Train: ParsableCommand {
             print("adapter: \(trainer.finalAdapterURL.path) (\(size) bytes, \(plan.trainableParameterCount) parameters)")
             print("metrics: \(runDirectory.metricsURL.path)")
             print(String(format: "time: %.1f s for %d step(s)", seconds, records.count))
+        }
+    }
+}
+
+extension Train {
+    /// `--init-adapter`'s adapter on this run's frozen base: it must have been built for this model (shapes,
+    /// base fingerprint) with the sizing this run's options give (the same plan, so the values mean the same).
+    static func initialAdapter(_ file: AdapterFile, plan: AdapterPlan, base: FrozenBase, model: TransformerConfig) throws
+        -> Adapter {
+        do {
+            try file.checkShapes(model)
+            let filePlan = try file.plan()
+            guard filePlan == plan else {
+                throw CLIError("--init-adapter: the adapter was built as \(filePlan.jsonSummary) with values in "
+                    + "\(filePlan.configuration.parameterDType); this run's options give \(plan.jsonSummary) with "
+                    + "values in \(plan.configuration.parameterDType): pass the adapter's own sizing options")
+            }
+            return try file.adapter(base: base)
+        } catch let e as AdapterError {
+            throw CLIError("--init-adapter: \(e.description)")
         }
     }
 }

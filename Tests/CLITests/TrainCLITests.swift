@@ -189,6 +189,39 @@ final class TrainCLITests: TemporaryDirectoryTestCase {
         }
     }
 
+    /// `--init-adapter`: training starts from the file's values (not from v = 0), and a file whose sizing differs
+    /// from the run's options, or that does not exist, is refused with a message naming the option.
+    func testInitAdapterStartsFromItsValuesAndMustMatchTheRunsSizing() throws {
+        let model = try CLI.modelPath("smollm2-135m")
+        let data = try sumsData()
+        let start = dir + "/start.tla"
+        let made = try CLI.run(["adapter", "init", "--model", model, "--u", "13", "--tie", "all", "--random-v",
+                                "--random-scale", "0.01", "--out", start])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        // One step at a negligible learning rate: the adapter's norm stays the start's (~0.01), where a run from
+        // zeros moves only by about the learning rate.
+        func firstNorm(_ out: String, _ extra: [String]) throws -> Double {
+            let r = try CLI.run(["train", "--model", model, "--data", data, "--suffix", "", "--u", "13", "--tie", "all",
+                                 "--steps", "1", "--batch", "2", "--group", "2", "--max-tokens", "4", "--lr", "1e-9",
+                                 "--out", out] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try XCTUnwrap(try metricsLines(out).first?["adapter_norm"] as? Double)
+        }
+        let fromStart = try firstNorm(dir + "/from-start", ["--init-adapter", start])
+        let fromZero = try firstNorm(dir + "/from-zero", [])
+        XCTAssertGreaterThan(fromStart, 1e-3)
+        XCTAssertLessThan(fromZero, 1e-6)
+
+        for (args, fragment) in [(["--u", "7", "--init-adapter", start], "\"u\":13"),
+                                 (["--u", "13", "--init-adapter", dir + "/missing.tla"], "missing.tla")] {
+            let r = try CLI.run(["train", "--model", model, "--data", data, "--tie", "all", "--steps", "1",
+                                 "--out", dir + "/refused"] + args)
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssertTrue(r.stderr.contains("--init-adapter") && r.stderr.contains(fragment), r.stderr)
+            XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
+        }
+    }
+
     func testBadTrainingInputGetsClearErrors() throws {
         let model = try CLI.modelPath("smollm2-135m")
         let data = try sumsData()

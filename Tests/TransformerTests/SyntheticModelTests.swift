@@ -85,6 +85,28 @@ final class SyntheticModelTests: XCTestCase {
         }
     }
 
+    /// Sequences longer than the attention's causal blocks (`Attention.causalBlockRows` query rows): the same tokens
+    /// as a prefix and segments after it (the GEMM path with cached keys before the first query row, blocks cut at
+    /// other rows of the segment) and as decode steps (the per-row path) give the whole prefill's logits.
+    func testLongPrefillInCausalBlocksEqualsSegmentsAndDecode() throws {
+        var c = Synthetic.config(heads: 4, kvHeads: 2)
+        c.contextLength = 256
+        let model = try TransformerModel(config: c, weights: Synthetic.weights(c))
+        let tokens = (0 ..< 160).map { ($0 * 37 + 11) % c.vocabularySize }
+        let full = try model.forward(tokens: [tokens], slots: [0], cache: model.makeCache(slots: 1, capacity: 160),
+                                     allPositions: true)
+        let cache = model.makeCache(slots: 1, capacity: 160)
+        var position = 0
+        for chunk in [70, 10, 64, 11, 1, 1, 1, 1, 1] {
+            let part = Array(tokens[position ..< position + chunk])
+            let logits = try model.forward(tokens: [part], slots: [0], cache: cache, allPositions: true)
+            for i in 0 ..< chunk {
+                XCTAssertLessThan(maxDifference(logits[i], full[position + i]), 1e-4, "position \(position + i)")
+            }
+            position += chunk
+        }
+    }
+
     func testMixedLengthBatchEqualsEachSequenceAlone() throws {
         let c = Synthetic.config(heads: 4, kvHeads: 2)
         let model = try TransformerModel(config: c, weights: Synthetic.weights(c))
