@@ -222,8 +222,10 @@ def render(a, state):
         "quantized blocks as shipped (4-8× fewer weight bytes per token).",
         f"- forward+backward: {a.backward_sequences} sequences × {a.backward_tokens} random tokens, TinyLoRA r=2, "
         "u=13, all seven projections of every layer tied to one v; mean next-token log-likelihood at every position.",
-        f"- GRPO step: 2 chat prompts × 4 samples, at most {a.new_tokens} new tokens, temperature 1, beta 0.04 (so "
-        "every completion is in the backward on both sides), dapo loss, one AdamW step; ours = rollout + backward/update seconds of `tinylora train --steps 1`, TRL = "
+        f"- GRPO step: 2 chat prompts × 4 samples, at most {a.new_tokens} new tokens, temperature 1, beta 0.04 and, on "
+        "our side, a small random starting v (`--init-adapter`), so every completion is in the backward on both sides "
+        "(from v = 0 the KL gradient is exactly 0 and ours skips the backward: runs before commit ab03cff did so and "
+        "under-counted our step), dapo loss, one AdamW step; ours = rollout + backward/update seconds of `tinylora train --steps 1`, TRL = "
         "on_step_begin → on_step_end of GRPOTrainer (generation included); model loading excluded on both sides.",
         "",
     ]
