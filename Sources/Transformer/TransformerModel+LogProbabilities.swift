@@ -7,7 +7,8 @@ extension TransformerModel {
     ///     result[i][k] = log softmax(z_{t−1} / T)[token_t]    for t = start_i + k, t in start_i ..< count_i
     ///
     /// with `start_i = completionStart[i]` (default 1: every token after the first, `count − 1` values). Sequences
-    /// run together as one batch (each from position 0 in its own cache slot), in groups of at most `maxBatchTokens`
+    /// run together as one batch (each in its own cache slot; a prompt shared by several runs once, see
+    /// `batchLogProbabilities`), in groups of at most `maxBatchTokens`
     /// tokens to bound the activation memory; the head runs `vocabularyChunk` rows at a time, so no `[T, vocab]`
     /// matrix is held.
     public func tokenLogProbabilities(tokens: [[Int]], completionStart: [Int]? = nil, temperature: Float = 1,
@@ -36,23 +37,48 @@ extension TransformerModel {
         return result
     }
 
-    /// One batched forward of `sequences` (slot k holds sequence k) and the head on their scored rows.
+    /// One batched forward of `sequences` (slot k holds sequence k) and the head on their scored rows. Sequences
+    /// that share a prompt (`sharedPromptGroups`: the same start s ≥ 2 and the same first s − 1 tokens, e.g. a GRPO
+    /// group) run those P = s − 1 tokens once: the prompt goes through the layers in its first member's slot, the
+    /// slot is copied to the other members', and the batch then runs each member's tokens from P on — the same
+    /// split as the shared-prompt backward's, so the two give the same log-probabilities.
     private func batchLogProbabilities(_ sequences: [[Int]], starts: [Int], temperature: Float, chunk: Int) throws
         -> [[Float]] {
         let hidden = config.hiddenSize
         // fp32 whatever the weights: these are the loss's log-probabilities, computed as the backward's are.
         let cache = makeCache(slots: sequences.count, capacity: sequences.map(\.count).max()!, storage: .fp32)
-        let layout = try BatchLayout(tokens: sequences, slots: Array(sequences.indices), cache: cache,
+        // The tokens of sequence k already in its slot before the batch (its shared prompt, or 0).
+        var cached = [Int](repeating: 0, count: sequences.count)
+        let groups = TransformerModel.sharedPromptGroups(tokens: sequences, completionStart: starts)
+        let shared = groups.filter { $0.count >= 2 }
+        if !shared.isEmpty {
+            let prompts = shared.map { Array(sequences[$0[0]][0 ..< starts[$0[0]] - 1]) }
+            let layout = try BatchLayout(tokens: prompts, slots: shared.map { $0[0] }, cache: cache,
+                                         vocabularySize: config.vocabularySize, contextLength: config.contextLength)
+            let x = UnsafeMutablePointer<Float>.allocate(capacity: layout.tokenCount * hidden)
+            defer { x.deallocate() }
+            embed(prompts, into: x)
+            runLayers(x, layout: layout, cache: cache)
+            for (group, prompt) in zip(shared, prompts) {
+                cache.lengths[group[0]] = prompt.count
+                for k in group {
+                    cache.copy(slot: group[0], to: k)
+                    cached[k] = prompt.count
+                }
+            }
+        }
+        let parts = sequences.indices.map { Array(sequences[$0][cached[$0]...]) }
+        let layout = try BatchLayout(tokens: parts, slots: Array(sequences.indices), cache: cache,
                                      vocabularySize: config.vocabularySize, contextLength: config.contextLength)
         let t = layout.tokenCount
         let x = UnsafeMutablePointer<Float>.allocate(capacity: t * hidden)
         defer { x.deallocate() }
-        embed(sequences, into: x)
+        embed(parts, into: x)
         runLayers(x, layout: layout, cache: cache)
         var rows: [Int] = [], targets: [Int] = []
         for (k, seq) in layout.sequences.enumerated() {
-            for position in starts[k] ..< seq.count {
-                rows.append(seq.firstRow + position - 1)
+            for position in starts[k] ..< sequences[k].count {
+                rows.append(seq.firstRow + position - 1 - cached[k])
                 targets.append(sequences[k][position])
             }
         }

@@ -49,6 +49,33 @@ final class TokenLogProbabilitiesTests: XCTestCase {
         }
     }
 
+    /// Sequences that share a prompt (same completion start, same tokens before it) run the prompt once and each
+    /// completion after it; the log-probabilities stay those of each sequence alone, and equal the shared-prompt
+    /// backward's (the scored log-probabilities it hands to its weights closure) to rounding.
+    func testSharedPromptsGiveEachSequencesOwnLogProbabilities() throws {
+        let c = Synthetic.config(heads: 4, kvHeads: 2)
+        let model = try TransformerModel(config: c, weights: Synthetic.weights(c))
+        let prompt = [7, 3, 3, 50, 21], other = [9, 9, 1]
+        let sequences = [prompt + [4, 8, 15, 16], prompt + [23, 42], other + [5, 6, 7, 8, 9, 10, 11, 12],
+                         prompt + [1], other + [2, 2], prompt + [30, 31, 32]]
+        let starts = [6, 6, 4, 6, 4, 5]  // the last has another start: a group of its own
+        let logps = try model.tokenLogProbabilities(tokens: sequences, completionStart: starts, temperature: 0.8)
+        var fromBackward = [[Float]](repeating: [], count: sequences.count)
+        _ = try model.backward(tokens: sequences, completionStart: starts, temperature: 0.8) { i, lp in
+            fromBackward[i] = lp
+            return [Float](repeating: 0, count: lp.count)
+        }
+        for (i, seq) in sequences.enumerated() {
+            let expected = try TokenLogProbabilitiesTests.reference(model, seq, temperature: 0.8)
+            XCTAssertEqual(logps[i].count, seq.count - starts[i])
+            XCTAssertEqual(fromBackward[i].count, seq.count - starts[i])
+            for (k, t) in (starts[i] ..< seq.count).enumerated() {
+                XCTAssertEqual(Double(logps[i][k]), expected[t - 1], accuracy: 2e-5, "sequence \(i) token \(t)")
+                XCTAssertEqual(logps[i][k], fromBackward[i][k], accuracy: 1e-5, "sequence \(i) token \(t)")
+            }
+        }
+    }
+
     func testBadInputIsRefused() throws {
         let c = Synthetic.config()
         let model = try TransformerModel(config: c, weights: Synthetic.weights(c))
