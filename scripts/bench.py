@@ -370,17 +370,17 @@ def bench_reference_training(worker, path, a, extra):
 
 def bench_ours_grpo(binary, model, a, prompts_path, weights):
     runs, rss = [], []
-    for _ in range(a.runs):
-        with tempfile.TemporaryDirectory(prefix="bench-grpo-") as out_dir:
-            run_dir = os.path.join(out_dir, "run")
-            # Start from a small random v (not 0): the policy then differs from the reference, so the KL term's
-            # gradient is not exactly zero and the step runs the whole backward even when every reward is 0
-            # (from v = 0 ours would skip it, TRL would not).
-            start_adapter = os.path.join(out_dir, "start.tla")
-            _, err, rc, _ = run_child([binary, "adapter", "init", "--model", model, "--u", "13", "--tie", "all",
-                                       "--random-v", "--random-scale", "0.01", "--out", start_adapter])
-            if rc != 0:
-                return {"error": failure(err)}
+    with tempfile.TemporaryDirectory(prefix="bench-grpo-") as out_dir:
+        # Start from a small random v (not 0): the policy then differs from the reference, so the KL term's gradient
+        # is not exactly zero and the step runs the whole backward even when every reward is 0 (from v = 0 ours
+        # would skip it, TRL would not).
+        start_adapter = os.path.join(out_dir, "start.tla")
+        _, err, rc, _ = run_child([binary, "adapter", "init", "--model", model, "--u", "13", "--tie", "all",
+                                   "--random-v", "--random-scale", "0.01", "--out", start_adapter])
+        if rc != 0:
+            return {"error": failure(err)}
+        for i in range(a.runs):
+            run_dir = os.path.join(out_dir, f"run-{i}")
             out, err, rc, child_rss = run_child(
                 [binary, "train", "--model", model, "--data", prompts_path, "--method", "grpo", "--steps", "1",
                  "--batch", str(len(GRPO_PROMPTS)), "--group", "4", "--max-tokens", str(a.new_tokens),
@@ -392,11 +392,11 @@ def bench_ours_grpo(binary, model, a, prompts_path, weights):
                 return {"error": failure(err)}
             with open(os.path.join(run_dir, "metrics.jsonl")) as f:
                 metrics = json.loads(f.readline())
-        runs.append({"seconds": metrics["rollout_seconds"] + metrics["backward_seconds"],
-                     "rollout_seconds": metrics["rollout_seconds"], "backward_seconds": metrics["backward_seconds"],
-                     "completion_length_mean": metrics["completion_length_mean"],
-                     "process_seconds": last_json(out)["seconds"]})
-        rss.append(child_rss)
+            runs.append({"seconds": metrics["rollout_seconds"] + metrics["backward_seconds"],
+                         "rollout_seconds": metrics["rollout_seconds"], "backward_seconds": metrics["backward_seconds"],
+                         "completion_length_mean": metrics["completion_length_mean"],
+                         "process_seconds": last_json(out)["seconds"]})
+            rss.append(child_rss)
     return {"seconds": median_of(runs, "seconds"), "completion_length_mean": median_of(runs, "completion_length_mean"),
             "peak_rss_mb": max(rss), "runs": runs}
 

@@ -42,9 +42,8 @@ enum Attention {
                     let (keys, values) = widened.rows(layer: layer, slot: seq.slot, head: g, count: length)
                     // Query rows in blocks that end at multiples of `causalBlockRows` in absolute position: a block
                     // [r0, r1) sees keys 0 ..< start + r1 only, so both products stop there (the probabilities past
-                    // the diagonal are zero). Aligned to positions, not to the segment's first row, a row gets the
-                    // same products whether its sequence came whole or as a prefix and a segment (GRPO's reference
-                    // log-probabilities against the shared-prompt backward's: equal, so the KL at v = 0 is 0).
+                    // the diagonal are zero). Aligned to positions, not to the segment's first row, so a row's block
+                    // ends at the same key whether its sequence comes whole or as a segment after a cached prefix.
                     var r0 = 0
                     while r0 < n {
                         let mb = min(seq.start + n, ((seq.start + r0) / causalBlockRows + 1) * causalBlockRows)
