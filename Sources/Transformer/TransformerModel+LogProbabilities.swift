@@ -52,18 +52,13 @@ extension TransformerModel {
         let groups = TransformerModel.sharedPromptGroups(tokens: sequences, completionStart: starts)
         let shared = groups.filter { $0.count >= 2 }
         if !shared.isEmpty {
-            let prompts = shared.map { Array(sequences[$0[0]][0 ..< starts[$0[0]] - 1]) }
-            let layout = try BatchLayout(tokens: prompts, slots: shared.map { $0[0] }, cache: cache,
-                                         vocabularySize: config.vocabularySize, contextLength: config.contextLength)
-            let x = UnsafeMutablePointer<Float>.allocate(capacity: layout.tokenCount * hidden)
-            defer { x.deallocate() }
-            embed(prompts, into: x)
-            runLayers(x, layout: layout, cache: cache)
-            for (group, prompt) in zip(shared, prompts) {
-                cache.lengths[group[0]] = prompt.count
+            // Each shared prompt into its first member's slot (the logits of its last row go unused), then copied.
+            _ = try forward(tokens: shared.map { Array(sequences[$0[0]][0 ..< starts[$0[0]] - 1]) },
+                            slots: shared.map { $0[0] }, cache: cache, allPositions: false)
+            for group in shared {
                 for k in group {
                     cache.copy(slot: group[0], to: k)
-                    cached[k] = prompt.count
+                    cached[k] = cache.lengths[k]
                 }
             }
         }
