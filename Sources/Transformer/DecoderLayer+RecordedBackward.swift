@@ -78,9 +78,7 @@ extension DecoderLayer {
         inputNorm.withUnsafeBufferPointer {
             Kernels.rmsNorm(x, weight: $0.baseAddress!, rows: t, n: hidden, eps: c.rmsNormEpsilon, into: a.h1)
         }
-        q.forward(a.h1, rows: t, into: a.q, threads: threads)
-        k.forward(a.h1, rows: t, into: s.keys, threads: threads)
-        v.forward(a.h1, rows: t, into: s.values, threads: threads)
+        Linear.forward([q, k, v], sharedInput: a.h1, rows: t, into: [a.q, s.keys, s.values], threads: threads)
         for row in 0 ..< t {
             let cosRow = ropeTables.cos + row * ropeTables.width, sinRow = ropeTables.sin + row * ropeTables.width
             rope.applyRotateHalf(a.q + row * c.queryDim, heads: c.headCount, cos: cosRow, sin: sinRow)
@@ -96,8 +94,7 @@ extension DecoderLayer {
         postAttentionNorm.withUnsafeBufferPointer {
             Kernels.rmsNorm(x, weight: $0.baseAddress!, rows: t, n: hidden, eps: c.rmsNormEpsilon, into: a.h2)
         }
-        gate.forward(a.h2, rows: t, into: a.gate, threads: threads)
-        up.forward(a.h2, rows: t, into: a.up, threads: threads)
+        Linear.forward([gate, up], sharedInput: a.h2, rows: t, into: [a.gate, a.up], threads: threads)
         Kernels.siluMul(gate: a.gate, up: a.up, count: t * c.intermediateSize, into: s.act)
         down.forward(s.act, rows: t, into: s.projected, threads: threads)
         Kernels.add(s.projected, into: x, count: t * hidden)

@@ -77,9 +77,7 @@ public final class DecoderLayer {
         inputNorm.withUnsafeBufferPointer {
             Kernels.rmsNorm(x, weight: $0.baseAddress!, rows: t, n: c.hiddenSize, eps: c.rmsNormEpsilon, into: s.normed)
         }
-        q.forward(s.normed, rows: t, into: s.q, threads: threads)
-        k.forward(s.normed, rows: t, into: s.k, threads: threads)
-        v.forward(s.normed, rows: t, into: s.v, threads: threads)
+        Linear.forward([q, k, v], sharedInput: s.normed, rows: t, into: [s.q, s.k, s.v], threads: threads)
         for row in 0 ..< t {
             let cosRow = ropeTables.cos + row * ropeTables.width, sinRow = ropeTables.sin + row * ropeTables.width
             rope.applyRotateHalf(s.q + row * c.queryDim, heads: c.headCount, cos: cosRow, sin: sinRow)
@@ -99,8 +97,7 @@ public final class DecoderLayer {
         postAttentionNorm.withUnsafeBufferPointer {
             Kernels.rmsNorm(x, weight: $0.baseAddress!, rows: t, n: c.hiddenSize, eps: c.rmsNormEpsilon, into: s.normed)
         }
-        gate.forward(s.normed, rows: t, into: s.gate, threads: threads)
-        up.forward(s.normed, rows: t, into: s.up, threads: threads)
+        Linear.forward([gate, up], sharedInput: s.normed, rows: t, into: [s.gate, s.up], threads: threads)
         Kernels.siluMul(gate: s.gate, up: s.up, count: t * c.intermediateSize, into: s.gate)
         down.forward(s.gate, rows: t, into: s.projected, threads: threads)
         Kernels.add(s.projected, into: x, count: t * c.hiddenSize)

@@ -154,6 +154,31 @@ public final class Linear {
         delta?.addDelta(x, rows: rows, into: y, threads: threads)
     }
 
+    /// `forward` of several layers on one input (a block's q, k and v, or gate and up): `y_i = x·W_iᵀ + b_i
+    /// (+ delta_i(x))`, the same values as calling `layers[i].forward(x, rows:, into: outputs[i])` in turn. When every
+    /// layer runs from its bf16 copy, their base products are one shared-input bf16 pass
+    /// (`PackedBF16Matrix.xWt(_:rows:matrices:into:)`, bit for bit the separate products); otherwise the layers run
+    /// one after the other.
+    public static func forward(_ layers: [Linear], sharedInput x: UnsafePointer<Float>, rows: Int,
+                               into outputs: [UnsafeMutablePointer<Float>], threads: Int) {
+        precondition(layers.count == outputs.count, "linear layers on one input: \(layers.count) layers, \(outputs.count) outputs")
+        let packed = layers.compactMap { layer in
+            !(layer.forwardUsesQuantized && layer.quantizedWeight != nil) && layer.forwardUsesBF16 ? layer.bf16Weight : nil
+        }
+        guard layers.count > 1, packed.count == layers.count,
+              layers.allSatisfy({ $0.inFeatures == layers[0].inFeatures }) else {
+            for (layer, y) in zip(layers, outputs) { layer.forward(x, rows: rows, into: y, threads: threads) }
+            return
+        }
+        PackedBF16Matrix.xWt(x, rows: rows, matrices: packed, into: outputs, threads: threads)
+        for (layer, y) in zip(layers, outputs) {
+            if let bias = layer.bias {
+                bias.withUnsafeBufferPointer { Kernels.addBias($0.baseAddress!, rows: rows, n: layer.outFeatures, into: y) }
+            }
+            layer.delta?.addDelta(x, rows: rows, into: y, threads: threads)
+        }
+    }
+
     /// Backward to the input: `dX[rows, in] (+)= dY[rows, out]·W` (plus the delta's `dY·ΔW`, whose own parameter
     /// gradient the delta accumulates from `x`). The frozen `W` and bias get no gradient. `x` is the forward input.
     public func backward(_ x: UnsafePointer<Float>, rows: Int, outputGradient dY: UnsafePointer<Float>,

@@ -119,4 +119,39 @@ final class BF16MatMulTests: XCTestCase {
         XCTAssertFalse(y[0 ..< m * n].contains(-7))
         XCTAssertEqual(packed.byteCount, 2 * 5 * 64, "2 blocks of 16 outputs × 5 pairs × 64 bytes")
     }
+
+    /// Several matrices on one input in one pass (a layer's q, k, v) give each matrix's own product bit for bit,
+    /// whatever blocks the threads' ranges put together: shapes with padded last blocks, odd K, small and large M
+    /// (the last shape is large enough to be split between threads).
+    func testSharedInputProductsEqualSeparateProducts() throws {
+        try requireBF16()
+        var rng = Rng(state: 11)
+        for (k, outs) in [(9, [21, 5, 40]), (64, [64, 16, 16]), (33, [100, 3]), (256, [300, 64, 72])] {
+            let matrices = try outs.map { n in
+                try rng.array(n * k).withUnsafeBufferPointer {
+                    try PackedBF16Matrix($0.baseAddress!, outFeatures: n, inFeatures: k)
+                }
+            }
+            for m in [1, 3, 7, 13, 40] {
+                let x = rng.array(m * k)
+                for threads in [1, 2, 3] {
+                    let separate = matrices.map { matrix in
+                        var y = [Float](repeating: .nan, count: m * matrix.outFeatures)
+                        matrix.xWt(x, rows: m, into: &y, threads: threads)
+                        return y
+                    }
+                    let outputs = matrices.map { UnsafeMutablePointer<Float>.allocate(capacity: m * $0.outFeatures) }
+                    defer { outputs.forEach { $0.deallocate() } }
+                    for (y, matrix) in zip(outputs, matrices) { y.update(repeating: .nan, count: m * matrix.outFeatures) }
+                    PackedBF16Matrix.xWt(x, rows: m, matrices: matrices, into: outputs, threads: threads)
+                    for (i, matrix) in matrices.enumerated() {
+                        let shared = Array(UnsafeBufferPointer(start: outputs[i], count: m * matrix.outFeatures))
+                        let differing = zip(shared, separate[i]).filter { $0.bitPattern != $1.bitPattern }.count
+                        XCTAssertEqual(differing, 0, "k=\(k) outputs=\(outs) m=\(m) threads=\(threads): matrix \(i), "
+                                       + "\(differing) of \(shared.count) values differ from its own product")
+                    }
+                }
+            }
+        }
+    }
 }
