@@ -140,7 +140,7 @@ public final class Linear {
     public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {
         if forwardUsesQuantized, let quantized = quantizedWeight {
             quantized.xWt(x, rows: rows, into: y, threads: threads)
-        } else if forwardUsesBF16, let packed = bf16Weight {
+        } else if let packed = forwardBF16Weight {
             packed.xWt(x, rows: rows, into: y, threads: threads)
         } else {
             weight.withUnsafeBufferPointer { w in
@@ -148,6 +148,17 @@ public final class Linear {
                            into: y, threads: threads)
             }
         }
+        addBiasAndDelta(x, rows: rows, into: y, threads: threads)
+    }
+
+    /// The bf16 copy `forward` multiplies with (nil when it uses the quantized blocks or the fp32 weights).
+    private var forwardBF16Weight: PackedBF16Matrix? {
+        guard !(forwardUsesQuantized && quantizedWeight != nil), forwardUsesBF16 else { return nil }
+        return bf16Weight
+    }
+
+    /// `y += b (+ delta(x))`: what `forward` adds after the base product.
+    private func addBiasAndDelta(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {
         if let bias {
             bias.withUnsafeBufferPointer { Kernels.addBias($0.baseAddress!, rows: rows, n: outFeatures, into: y) }
         }
@@ -162,21 +173,14 @@ public final class Linear {
     public static func forward(_ layers: [Linear], sharedInput x: UnsafePointer<Float>, rows: Int,
                                into outputs: [UnsafeMutablePointer<Float>], threads: Int) {
         precondition(layers.count == outputs.count, "linear layers on one input: \(layers.count) layers, \(outputs.count) outputs")
-        let packed = layers.compactMap { layer in
-            !(layer.forwardUsesQuantized && layer.quantizedWeight != nil) && layer.forwardUsesBF16 ? layer.bf16Weight : nil
-        }
+        let packed = layers.compactMap(\.forwardBF16Weight)
         guard layers.count > 1, packed.count == layers.count,
               layers.allSatisfy({ $0.inFeatures == layers[0].inFeatures }) else {
             for (layer, y) in zip(layers, outputs) { layer.forward(x, rows: rows, into: y, threads: threads) }
             return
         }
         PackedBF16Matrix.xWt(x, rows: rows, matrices: packed, into: outputs, threads: threads)
-        for (layer, y) in zip(layers, outputs) {
-            if let bias = layer.bias {
-                bias.withUnsafeBufferPointer { Kernels.addBias($0.baseAddress!, rows: rows, n: layer.outFeatures, into: y) }
-            }
-            layer.delta?.addDelta(x, rows: rows, into: y, threads: threads)
-        }
+        for (layer, y) in zip(layers, outputs) { layer.addBiasAndDelta(x, rows: rows, into: y, threads: threads) }
     }
 
     /// Backward to the input: `dX[rows, in] (+)= dY[rows, out]·W` (plus the delta's `dY·ΔW`, whose own parameter
