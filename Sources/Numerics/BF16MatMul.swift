@@ -84,6 +84,14 @@ public final class PackedBF16Matrix: @unchecked Sendable {
     /// Bytes held by the packed weights.
     public var byteCount: Int { blocks * pairs * 64 }
 
+    /// How a product of `m` rows and `products` multiply-adds is split over the output blocks: below ~64k
+    /// multiply-adds the thread hand-off costs more than it saves (one part); ranges are multiples of 4 blocks for
+    /// M ≤ 6 (whole 4-block groups: 896 outputs split 28 + 28 blocks rather than 24 + 32 with 8-block groups) and of
+    /// 2 blocks above (the 12 × 32 tile).
+    static func split(rows m: Int, products: Int, threads: Int) -> (parts: Int, alignment: Int) {
+        (products < 1 << 16 ? 1 : threads, m <= 6 ? 4 : 2)
+    }
+
     /// The products of several matrices with one input, `y_i[m, N_i] = x[m, K]·W_iᵀ` (every `W_i` with the same
     /// `inFeatures` K), in one parallel pass: x is rounded to bf16 once and the output blocks of all the matrices,
     /// taken one matrix after the other, are split into `threads` contiguous ranges (e.g. a layer's q, k and v
@@ -103,8 +111,7 @@ public final class PackedBF16Matrix: @unchecked Sendable {
         var offsets = [0]
         for matrix in matrices { offsets.append(offsets[offsets.count - 1] + matrix.blocks) }
         let totalOutputs = matrices.reduce(0) { $0 + $1.outFeatures }
-        let parts = m * totalOutputs * k < 1 << 16 ? 1 : threads
-        let group = m <= 6 ? 4 : 2
+        let (parts, group) = split(rows: m, products: m * totalOutputs * k, threads: threads)
         Parallel.forRanges(total: offsets[matrices.count], parts: parts, alignment: group, threads: threads) { r in
             for (i, matrix) in matrices.enumerated() {
                 let low = max(r.lowerBound, offsets[i]), high = min(r.upperBound, offsets[i + 1])
@@ -123,11 +130,7 @@ public final class PackedBF16Matrix: @unchecked Sendable {
         let xb = UnsafeMutablePointer<UInt32>.allocate(capacity: m * pairs)
         defer { xb.deallocate() }
         ck_bf16_convert_rows(x, Int32(m), Int32(inFeatures), xb)
-        // Below ~64k multiply-adds per block the thread hand-off costs more than it saves. Ranges are multiples
-        // of 4 blocks for M ≤ 6 (whole 4-block groups: 896 outputs split 28 + 28 blocks rather than 24 + 32 with
-        // 8-block groups) and of 2 blocks above (the 12 × 32 tile).
-        let parts = m * outFeatures * inFeatures < 1 << 16 ? 1 : threads
-        let group = m <= 6 ? 4 : 2
+        let (parts, group) = Self.split(rows: m, products: m * outFeatures * inFeatures, threads: threads)
         let n = Int32(outFeatures), kp = Int32(pairs), storage = storage
         Parallel.forRanges(total: blocks, parts: parts, alignment: group, threads: threads) { r in
             ck_bf16_gemm(xb, Int32(m), kp, storage, n, Int32(r.lowerBound), Int32(r.upperBound), y, n,
