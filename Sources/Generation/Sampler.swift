@@ -8,9 +8,11 @@ import Numerics
 /// k-th largest s; weights w = exp(s − max s) (Float, `FastExp.nonPositive`) for tokens with s >= that value, 0 for
 /// the others; top-p keeps the most probable tokens while the weight of the tokens ranked above stays < topP × Σw;
 /// min-p zeroes w < minP × max w; then u = nextDouble() × Σw picks the first token, in id order, whose running sum
-/// of weights (in Double, 16-token chunks at a time) exceeds u: one uniform per sampled token. All passes are
-/// O(vocabularySize) except the sort of the top-p candidates (the tokens above a weight floor; usually few, but a
-/// flat distribution with topP near 1 sorts most of the vocabulary).
+/// of weights exceeds u: one uniform per sampled token. Sums are in Double and fixed in order: each 16-token chunk
+/// j (the last one may be shorter) has c_j = w[16j] + w[16j+1] + … added in id order, Σw = c_0 + c_1 + … in chunk
+/// order, and the draw skips whole chunks while the running sum of the c_j stays <= u, then adds single weights.
+/// All passes are O(vocabularySize) except the sort of the top-p candidates (the tokens above a weight floor;
+/// usually few, but a flat distribution with topP near 1 sorts most of the vocabulary).
 ///
 /// A value holds scratch buffers; use one per thread.
 public struct Sampler {
@@ -18,6 +20,8 @@ public struct Sampler {
     private var scaled: [Float] = []
     private var selection: [Float] = []
     private var weights: [Float] = []
+    /// `[ceil(vocabularySize / 16)]`: c_j of the current `weights` (see the type's comment).
+    private var chunkSums: [Double] = []
     private var candidates: [UInt64] = []
 
     public init(_ parameters: SamplingParameters) throws {
@@ -35,10 +39,9 @@ public struct Sampler {
         return weights.withUnsafeBufferPointer { w -> Int in
             var cumulative = 0.0
             var start = 0
-            // Skip whole 16-token chunks while the running sum (in Double, one chunk sum at a time) stays <= u.
+            // Skip whole 16-token chunks while the running sum of their sums c_j stays <= u.
             while start + 16 <= w.count {
-                let chunk = UnsafeRawPointer(w.baseAddress! + start).loadUnaligned(as: SIMD16<Float>.self)
-                let chunkSum = SIMD16<Double>(chunk).sum()
+                let chunkSum = chunkSums[start / 16]
                 if cumulative + chunkSum > u { break }
                 cumulative += chunkSum
                 start += 16
@@ -110,9 +113,7 @@ public struct Sampler {
             if temperature != 1 {
                 for i in 0 ..< values.count { values[i] = values[i] / temperature }
             }
-            var largest = -Float.infinity
-            for value in values { largest = max(largest, value) }
-            return largest
+            return Kernels.maximum(values.baseAddress!, count: values.count)
         }
         guard maximum.isFinite else {
             throw SamplingError.invalidLogits(maximum == .infinity
@@ -122,23 +123,64 @@ public struct Sampler {
         var threshold = -Float.infinity
         if parameters.topK > 0 && parameters.topK < vocabulary { threshold = kthLargest(parameters.topK) }
         if weights.count != vocabulary { weights = [Float](repeating: 0, count: vocabulary) }
-        var total = 0.0
         scaled.withUnsafeBufferPointer { values in
             weights.withUnsafeMutableBufferPointer { w in
                 var i = 0
-                while i < values.count {
-                    let lanes = min(16, values.count - i)
+                while i + 16 <= values.count { // whole chunks (loads and stores written out to be inlined here)
+                    let chunk = UnsafeRawPointer(values.baseAddress! + i).loadUnaligned(as: SIMD16<Float>.self)
+                    let e = FastExp.nonPositive(chunk - maximum).replacing(with: 0, where: chunk .< threshold)
+                    UnsafeMutableRawPointer(w.baseAddress! + i).storeBytes(of: e, as: SIMD16<Float>.self)
+                    i += 16
+                }
+                if i < values.count {
+                    let lanes = values.count - i
                     let chunk = load16(values.baseAddress! + i, count: lanes, fill: -.infinity)
                     let e = FastExp.nonPositive(chunk - maximum).replacing(with: 0, where: chunk .< threshold)
                     store16(e, w.baseAddress! + i, count: lanes)
-                    total += SIMD16<Double>(e).sum()
-                    i += 16
                 }
             }
         }
-        if parameters.topP < 1 { total = applyTopP(Double(parameters.topP), total: total) }
-        if parameters.minP > 0 { total = applyMinP(parameters.minP) }
+        var total = sumChunks()
+        if parameters.topP < 1 || parameters.minP > 0 {
+            if parameters.topP < 1 { total = applyTopP(Double(parameters.topP), total: total) }
+            if parameters.minP > 0 { total = applyMinP(parameters.minP) }
+            _ = sumChunks()
+        }
         return total
+    }
+
+    /// Fills `chunkSums` from `weights` and returns Σw = c_0 + c_1 + … (see the type's comment). Each c_j is one
+    /// chain of additions in id order; eight chunks' chains advance side by side (independent chains, so the
+    /// additions overlap in the CPU instead of waiting on each other's latency), which leaves every value as if
+    /// each chunk were summed alone.
+    private mutating func sumChunks() -> Double {
+        let n = weights.count
+        let chunks = (n + 15) / 16
+        if chunkSums.count != chunks { chunkSums = [Double](repeating: 0, count: chunks) }
+        return weights.withUnsafeBufferPointer { w -> Double in
+            chunkSums.withUnsafeMutableBufferPointer { sums -> Double in
+                var j = 0
+                while j + 8 <= n / 16 {
+                    let p = w.baseAddress! + 16 * j
+                    var s = SIMD8<Double>()
+                    for t in 0 ..< 8 { s[t] = Double(p[16 * t]) }
+                    for k in 1 ..< 16 {
+                        for t in 0 ..< 8 { s[t] += Double(p[16 * t + k]) }
+                    }
+                    for t in 0 ..< 8 { sums[j + t] = s[t] }
+                    j += 8
+                }
+                while j < chunks {
+                    var s = Double(w[16 * j])
+                    for k in 16 * j + 1 ..< min(16 * j + 16, n) { s += Double(w[k]) }
+                    sums[j] = s
+                    j += 1
+                }
+                var total = 0.0
+                for c in sums { total += c }
+                return total
+            }
+        }
     }
 
     /// The k-th largest value of `scaled` (1-based k). For k <= 1024 a size-k min-heap scan (almost every value is

@@ -131,6 +131,36 @@ final class SamplerTests: XCTestCase {
         XCTAssertEqual(a.next(), c.next())
     }
 
+    /// Every draw is the inverse of `distribution` at the uniform it consumed: the first token, in id order, whose
+    /// cumulative probability exceeds u. On a vocabulary of 62 whole 16-token chunks plus a partial one, with each
+    /// filter, so the per-chunk sums the draw skips by (also after top-p and min-p zero some weights) are checked.
+    func testDrawsInvertTheDistributionOnALargeVocabulary() throws {
+        var random = Xoshiro256StarStar(seed: 5)
+        let vocabulary = 62 * 16 + 11
+        let logits = (0 ..< vocabulary).map { _ in Float(random.nextDouble() * 6 - 3) }
+        let settings = [SamplingParameters(), SamplingParameters(temperature: 0.7), SamplingParameters(topK: 300),
+                        SamplingParameters(topP: 0.9), SamplingParameters(minP: 0.2),
+                        SamplingParameters(temperature: 1.3, topK: 700, topP: 0.8, minP: 0.05)]
+        for parameters in settings {
+            var sampler = try Sampler(parameters)
+            let p = try sampler.distribution(logits: logits[...])
+            var draws = Xoshiro256StarStar(seed: 17)
+            var tokensSeen = Set<Int>()
+            for _ in 0 ..< 2000 {
+                var copy = draws
+                let u = copy.nextDouble()
+                var cumulative = 0.0
+                let expected = (0 ..< vocabulary).first { cumulative += p[$0]; return cumulative > u }
+                    ?? (0 ..< vocabulary).last { p[$0] > 0 }!
+                let token = try sampler.sample(logits: logits[...], random: &draws)
+                XCTAssertEqual(token, expected, "\(parameters) at u = \(u)")
+                if token != expected { break }
+                tokensSeen.insert(token)
+            }
+            XCTAssertGreaterThan(tokensSeen.count, 20, "\(parameters): the draws should spread over many tokens")
+        }
+    }
+
     /// On a large vocabulary with many equal logits, top-k and top-p agree with a brute-force full sort.
     func testLargeVocabularyFiltersAgreeWithFullSort() throws {
         var random = Xoshiro256StarStar(seed: 99)
