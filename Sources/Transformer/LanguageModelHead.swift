@@ -177,20 +177,10 @@ enum HeadKernels {
     /// across lanes and the tail). −∞ for n = 0.
     static func logSumExp(_ x: UnsafePointer<Float>, count n: Int) -> Float {
         guard n > 0 else { return -.infinity }
-        var m16 = SIMD16<Float>(repeating: -.infinity)
-        var i = 0
-        while i + 16 <= n {
-            m16 = pointwiseMax(m16, load16(x + i))
-            i += 16
-        }
-        var m = m16.max()
-        while i < n {
-            m = max(m, x[i])
-            i += 1
-        }
+        let m = Kernels.maximum(x, count: n)
         guard m.isFinite else { return m }
         var s16 = SIMD16<Float>(repeating: 0)
-        i = 0
+        var i = 0
         while i + 16 <= n {
             s16 += FastExp.nonPositive(load16(x + i) - m)
             i += 16
