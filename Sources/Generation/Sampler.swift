@@ -67,19 +67,56 @@ public struct Sampler {
         return weights.map { Double($0) / keptMass }
     }
 
-    /// Argmax of the penalized logits, ties to the lowest id, NaN ignored.
+    /// Argmax of the penalized logits, ties to the lowest id, NaN ignored. Without a repetition penalty the logits
+    /// are read as they are (the penalized copy would equal them, NaN aside, which the argmax ignores anyway).
     private mutating func greedy(logits: ArraySlice<Float>, previousTokens: Set<Int>) throws -> Int {
-        penalize(logits: logits, previousTokens: previousTokens)
-        var best = -1
-        var bestValue = -Float.infinity
-        scaled.withUnsafeBufferPointer { values in
-            for token in 0 ..< values.count where values[token] > bestValue {
-                best = token
-                bestValue = values[token]
-            }
+        let best: Int
+        if parameters.repetitionPenalty == 1 {
+            best = logits.withUnsafeBufferPointer { Sampler.firstLargest($0) }
+        } else {
+            penalize(logits: logits, previousTokens: previousTokens)
+            best = scaled.withUnsafeBufferPointer { Sampler.firstLargest($0) }
         }
         guard best >= 0 else {
             throw SamplingError.invalidLogits("no logit is a number above -infinity (\(logits.count) values)")
+        }
+        return best
+    }
+
+    /// The lowest index i with x[i] > −∞ and x[i] >= every other x[j] that is a number; −1 if there is none (NaN
+    /// is never chosen). Each of 16 lanes keeps its first largest value and that value's index (strict >, so a
+    /// later equal value does not replace it); then the lanes' largest value wins, the lowest index among equal
+    /// ones; the last < 16 values, above every lane's indices, replace it only when strictly larger.
+    static func firstLargest(_ values: UnsafeBufferPointer<Float>) -> Int {
+        guard let x = values.baseAddress else { return -1 }
+        let n = values.count
+        var laneValue = SIMD16<Float>(repeating: -.infinity)
+        var laneIndex = SIMD16<Int32>(repeating: -1)
+        var index = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        var i = 0
+        while i + 16 <= n {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            let larger = v .> laneValue
+            laneValue.replace(with: v, where: larger)
+            laneIndex.replace(with: index, where: larger)
+            index &+= 16
+            i += 16
+        }
+        var best = -1
+        var bestValue = -Float.infinity
+        for lane in 0 ..< 16 where laneIndex[lane] >= 0 {
+            let value = laneValue[lane], at = Int(laneIndex[lane])
+            if value > bestValue || (value == bestValue && at < best) {
+                best = at
+                bestValue = value
+            }
+        }
+        while i < n {
+            if x[i] > bestValue {
+                best = i
+                bestValue = x[i]
+            }
+            i += 1
         }
         return best
     }

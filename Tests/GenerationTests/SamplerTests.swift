@@ -45,6 +45,41 @@ final class SamplerTests: XCTestCase {
         XCTAssertEqual(try sampler.distribution(logits: [0, 2, 1][...]), [0, 1, 0])
     }
 
+    /// Greedy choice on vocabularies with whole 16-value chunks and a tail: the lowest id among the largest
+    /// logits, NaN and −∞ never chosen, as a plain scan finds it (ties placed in different lanes, in the same lane,
+    /// in the tail), with and without a repetition penalty.
+    func testGreedyOnALargeVocabularyMatchesAPlainScan() throws {
+        func plain(_ x: [Float]) -> Int? {
+            var best: Int?
+            for (i, v) in x.enumerated() where v > -.infinity && (best == nil || v > x[best!]) { best = i }
+            return best
+        }
+        var random = Xoshiro256StarStar(seed: 8)
+        var sampler = try Sampler(.greedy)
+        var penalized = try Sampler(SamplingParameters(temperature: 0, repetitionPenalty: 1.5))
+        for trial in 0 ..< 300 {
+            let n = [1, 15, 16, 17, 33, 160, 1003][trial % 7]
+            // Few distinct values, so the largest is often tied.
+            var x = (0 ..< n).map { _ in Float(random.next(below: 6)) - 3 }
+            if trial % 3 == 0 { x[Int(random.next(below: UInt64(n)))] = .nan }
+            if trial % 4 == 0 { x[Int(random.next(below: UInt64(n)))] = -.infinity }
+            if trial % 50 == 7 { x = [Float](repeating: -.infinity, count: n); x[n / 2] = .nan }
+            if let expected = plain(x) {
+                XCTAssertEqual(try sampler.sample(logits: x[...], random: &random), expected, "trial \(trial): \(x)")
+            } else {
+                XCTAssertThrowsError(try sampler.sample(logits: x[...], random: &random), "trial \(trial)")
+            }
+            let seen: Set<Int> = [0, n / 2, n - 1]
+            var y = x.map { $0.isNaN ? -Float.infinity : $0 }
+            for t in seen { y[t] = y[t] > 0 ? y[t] / 1.5 : y[t] * 1.5 }
+            if let expected = plain(y) {
+                XCTAssertEqual(try penalized.sample(logits: x[...], previousTokens: seen, random: &random), expected,
+                               "trial \(trial), penalized: \(y)")
+            }
+        }
+        XCTAssertThrowsError(try sampler.sample(logits: [Float]()[...], random: &random))
+    }
+
     func testInvalidParametersAreRejected() {
         let bad: [(SamplingParameters, String)] = [
             (SamplingParameters(temperature: -0.5), "temperature"),
