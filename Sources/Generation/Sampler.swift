@@ -317,9 +317,7 @@ public struct Sampler {
     private mutating func applyMinP(_ minP: Float) -> Double {
         var mass = 0.0
         weights.withUnsafeMutableBufferPointer { w in
-            var largest: Float = 0
-            for weight in w { largest = max(largest, weight) }
-            let threshold = minP * largest
+            let threshold = minP * max(0, Kernels.maximum(w.baseAddress!, count: w.count))
             for i in 0 ..< w.count {
                 if w[i] < threshold { w[i] = 0 } else { mass += Double(w[i]) }
             }
