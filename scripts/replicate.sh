@@ -9,7 +9,8 @@
 # gsm8k-test:subset=400,seed=2026 (ids pinned in results/gsm8k-test-subset-400-seed-2026.txt), greedy, 512 new
 # tokens, the paper's prompt suffix; the same for every row. Long: a GRPO row is hours on a 2-core CPU; a killed run
 # continues where its last checkpoint left it. Outputs: runs/replicate/ROW (the run), results/rows/ROW (summary.json,
-# results.jsonl.gz, metrics.jsonl, train.json, commands.txt), results/adapters/ROW.tla, results/lr/ROW.tsv (the sweep).
+# results.jsonl.gz, metrics.jsonl, train.json, commands.txt), results/adapters/ROW.tla (ROW.tla.sha256 for an adapter
+# over 2 MiB), results/lr/ROW.tsv (the sweep).
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
@@ -122,7 +123,13 @@ run)
         } > "$dest/commands.txt"
         train "$row" "$lr" "$out" > "$dest/train.json"
         cp "$out/metrics.jsonl" "$dest/metrics.jsonl"
-        cp "$out/adapter.tla" "$ROOT/results/adapters/$row.tla"
+        # Adapters up to 2 MiB are committed; a larger one (LoRA r = 8: 17.6 MB) is weights, not a result file:
+        # only its SHA-256 is kept (the size is in train.json), the file stays in runs/.
+        if [ "$(stat -c %s "$out/adapter.tla")" -le $((2 * 1024 * 1024)) ]; then
+            cp "$out/adapter.tla" "$ROOT/results/adapters/$row.tla"
+        else
+            (cd "$out" && sha256sum adapter.tla | sed "s/adapter.tla\$/$row.tla/") > "$ROOT/results/adapters/$row.tla.sha256"
+        fi
         evaluate "$EVAL_DATA" "$out/eval" "$out/adapter.tla" > "$dest/summary.line.json"
     fi
     cp "$runs/$row/eval/summary.json" "$dest/summary.json"

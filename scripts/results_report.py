@@ -60,6 +60,13 @@ def load_row(root, name, config):
             row["trainable_parameters"] = json.load(f)["trainable_parameters"]
     adapter = os.path.join(root, "results", "adapters", name + ".tla")
     row["adapter_bytes"] = os.path.getsize(adapter) if os.path.exists(adapter) else None
+    row["adapter_sha256"] = None
+    if row["adapter_bytes"] is None and os.path.exists(adapter + ".sha256"):
+        # Too large to commit (over 2 MiB): its hash is committed, its size is in train.json.
+        with open(adapter + ".sha256") as f:
+            row["adapter_sha256"] = f.read().split()[0]
+        with open(train_path) as f:
+            row["adapter_bytes_uncommitted"] = json.load(f)["adapter_bytes"]
     metrics_path = os.path.join(rows, "metrics.jsonl")
     if os.path.exists(metrics_path):
         with open(metrics_path) as f:
@@ -96,7 +103,10 @@ def table(rows, base, root, lr_from, configs):
             versus = f"{gained} / {lost} (p = {mcnemar_p(gained, lost):.2g})"
         size = "—"
         if row["adapter_bytes"] is not None:
-            size = f"[`{name}.tla`](results/adapters/{name}.tla), {row['adapter_bytes']} bytes"
+            size = f"[`{name}.tla`](results/adapters/{name}.tla), {row['adapter_bytes']:,} bytes"
+        elif row["adapter_sha256"] is not None:
+            size = (f"{row['adapter_bytes_uncommitted']:,} bytes, not committed (over 2 MiB; "
+                    f"SHA-256 in [`{name}.tla.sha256`](results/adapters/{name}.tla.sha256))")
         training = "—"
         if "metrics" in row:
             m = row["metrics"]
