@@ -60,13 +60,11 @@ def load_row(root, name, config):
             row["trainable_parameters"] = json.load(f)["trainable_parameters"]
     adapter = os.path.join(root, "results", "adapters", name + ".tla")
     row["adapter_bytes"] = os.path.getsize(adapter) if os.path.exists(adapter) else None
-    row["adapter_sha256"] = None
+    row["uncommitted_adapter_bytes"] = None
     if row["adapter_bytes"] is None and os.path.exists(adapter + ".sha256"):
-        # Too large to commit (over 2 MiB): its hash is committed, its size is in train.json.
-        with open(adapter + ".sha256") as f:
-            row["adapter_sha256"] = f.read().split()[0]
+        # Too large to commit (over 2 MiB): its SHA-256 file is committed, its size is in train.json.
         with open(train_path) as f:
-            row["adapter_bytes_uncommitted"] = json.load(f)["adapter_bytes"]
+            row["uncommitted_adapter_bytes"] = json.load(f)["adapter_bytes"]
     metrics_path = os.path.join(rows, "metrics.jsonl")
     if os.path.exists(metrics_path):
         with open(metrics_path) as f:
@@ -104,8 +102,8 @@ def table(rows, base, root, lr_from, configs):
         size = "—"
         if row["adapter_bytes"] is not None:
             size = f"[`{name}.tla`](results/adapters/{name}.tla), {row['adapter_bytes']:,} bytes"
-        elif row["adapter_sha256"] is not None:
-            size = (f"{row['adapter_bytes_uncommitted']:,} bytes, not committed (over 2 MiB; "
+        elif row["uncommitted_adapter_bytes"] is not None:
+            size = (f"{row['uncommitted_adapter_bytes']:,} bytes, not committed (over 2 MiB; "
                     f"SHA-256 in [`{name}.tla.sha256`](results/adapters/{name}.tla.sha256))")
         training = "—"
         if "metrics" in row:
