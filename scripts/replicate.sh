@@ -4,6 +4,7 @@
 #   bash scripts/replicate.sh run ROW     # train ROW (resumes an interrupted run), then score it on GSM8K
 #   bash scripts/replicate.sh all [ROW..] # every row not scored yet, in ORDER below: sweep if needed, run, report
 #   bash scripts/replicate.sh report      # RESULTS.md's table and plots from the finished rows (results_report.py)
+#   bash scripts/replicate.sh score NAME ADAPTER  # a control (not a row) scored as the rows are, into results/controls/NAME
 #   bash scripts/replicate.sh list        # the rows
 # Training data: the built-in generator (results/configs/{grpo,sft}.yaml). Evaluation: the fixed GSM8K test subset
 # gsm8k-test:subset=400,seed=2026 (ids pinned in results/gsm8k-test-subset-400-seed-2026.txt), greedy, 512 new
@@ -13,6 +14,7 @@
 # over 2 MiB), results/lr/ROW.tsv (the sweep).
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+caller=$PWD
 cd "$(dirname "$0")/.."
 
 declare -A CONFIG ARGS
@@ -54,7 +56,7 @@ bin=${REPLICATE_BIN:-"$(swift build -c release --show-bin-path)/tinylora"}
 weights=fp32
 grep -q avx512_bf16 /proc/cpuinfo && weights=bf16
 
-usage() { sed -n '2,7p' "$self" >&2; exit 2; }
+usage() { sed -n '2,8p' "$self" >&2; exit 2; }
 known() { [ "$1" = base ] || [ -n "${CONFIG[$1]:-}" ] || { echo "unknown row '$1'; rows: $ROWS" >&2; exit 2; }; }
 
 train_flags() { # ROW LR OUT
@@ -63,11 +65,20 @@ train_flags() { # ROW LR OUT
     echo "--config results/configs/$config.yaml --model $MODEL ${ARGS[$1]} --lr $2 --out $3 $flags $EXTRA"
 }
 
+eval_args() { # DATA OUT [ADAPTER]: the arguments of every `tinylora eval` here (and of commands.txt's lines)
+    local adapter=""
+    [ -n "${3:-}" ] && adapter="--adapter $3 "
+    echo "--model $MODEL ${adapter}--data $1 --max-tokens $MAX_TOKENS --batch 64 --weights $weights --out $2 --json"
+}
+
 evaluate() { # DATA OUT [ADAPTER]
-    local adapter=()
-    [ -n "${3:-}" ] && adapter=(--adapter "$3")
-    "$bin" eval --model "$MODEL" "${adapter[@]}" --data "$1" --max-tokens "$MAX_TOKENS" --batch 64 \
-        --weights "$weights" --out "$2" --json
+    # shellcheck disable=SC2046
+    "$bin" eval $(eval_args "$@")
+}
+
+publish_eval() { # EVAL_OUT DEST: the evaluation's summary and per-item results, as committed
+    cp "$1/summary.json" "$2/summary.json"
+    gzip -9 -n -c "$1/results.jsonl" > "$2/results.jsonl.gz"
 }
 
 train() { # ROW LR OUT [extra flags]
@@ -107,7 +118,7 @@ run)
     runs=$ROOT/runs/replicate
     mkdir -p "$dest" "$ROOT/results/adapters" "$runs"
     if [ "$row" = base ]; then
-        echo "tinylora eval --model $MODEL --data $EVAL_DATA --max-tokens $MAX_TOKENS --batch 64 --weights $weights --out runs/replicate/base/eval --json" > "$dest/commands.txt"
+        echo "tinylora eval $(eval_args "$EVAL_DATA" runs/replicate/base/eval)" > "$dest/commands.txt"
         evaluate "$EVAL_DATA" "$runs/base/eval" > "$dest/summary.line.json"
     else
         swept=${LR_FROM[$row]:-$row}
@@ -119,7 +130,7 @@ run)
         shown=runs/replicate/$row
         {
             echo "tinylora train $(train_flags "$row" "$lr" "$shown") --json"
-            echo "tinylora eval --model $MODEL --adapter $shown/adapter.tla --data $EVAL_DATA --max-tokens $MAX_TOKENS --batch 64 --weights $weights --out $shown/eval --json"
+            echo "tinylora eval $(eval_args "$EVAL_DATA" "$shown/eval" "$shown/adapter.tla")"
         } > "$dest/commands.txt"
         train "$row" "$lr" "$out" > "$dest/train.json"
         cp "$out/metrics.jsonl" "$dest/metrics.jsonl"
@@ -132,9 +143,27 @@ run)
         fi
         evaluate "$EVAL_DATA" "$out/eval" "$out/adapter.tla" > "$dest/summary.line.json"
     fi
-    cp "$runs/$row/eval/summary.json" "$dest/summary.json"
-    gzip -9 -n -c "$runs/$row/eval/results.jsonl" > "$dest/results.jsonl.gz"
+    publish_eval "$runs/$row/eval" "$dest"
     echo "$row: $(cat "$dest/summary.line.json")"
+    ;;
+score)
+    # An adapter that is not a row (e.g. results/controls/run.sh's), scored on the rows' GSM8K subset with their
+    # settings: runs/controls/NAME (the adapter's copy and the evaluation), results/controls/NAME (NAME.tla,
+    # commands.txt, summary.json, summary.line.json, results.jsonl.gz). A control already scored is left alone.
+    name=${2:-} adapter=${3:-}
+    [ -n "$name" ] && [ -n "$adapter" ] || usage
+    case $adapter in /*) ;; *) adapter=$caller/$adapter ;; esac
+    [ -f "$adapter" ] || { echo "score: no adapter file $adapter" >&2; exit 2; }
+    dest=$ROOT/results/controls/$name out=$ROOT/runs/controls/$name
+    [ -f "$dest/summary.json" ] && { echo "$name: already scored ($dest)"; exit 0; }
+    mkdir -p "$dest" "$out"
+    cp "$adapter" "$out/adapter.tla"
+    echo "tinylora eval $(eval_args "$EVAL_DATA" "runs/controls/$name/eval" "runs/controls/$name/adapter.tla")" \
+        > "$dest/commands.txt"
+    evaluate "$EVAL_DATA" "$out/eval" "$out/adapter.tla" > "$dest/summary.line.json"
+    cp "$out/adapter.tla" "$dest/$name.tla"
+    publish_eval "$out/eval" "$dest"
+    echo "$name: $(cat "$dest/summary.line.json")"
     ;;
 all)
     shift
