@@ -65,15 +65,20 @@ train_flags() { # ROW LR OUT
     echo "--config results/configs/$config.yaml --model $MODEL ${ARGS[$1]} --lr $2 --out $3 $flags $EXTRA"
 }
 
-eval_args() { # DATA OUT [ADAPTER]: the arguments of every `tinylora eval` here (and of commands.txt's lines)
-    local adapter=""
-    [ -n "${3:-}" ] && adapter="--adapter $3 "
-    echo "--model $MODEL ${adapter}--data $1 --max-tokens $MAX_TOKENS --batch 64 --weights $weights --out $2 --json"
+eval_args() { # DATA OUT [ADAPTER]: sets EVAL_ARGS, the arguments of every `tinylora eval` here
+    EVAL_ARGS=(--model "$MODEL")
+    [ -n "${3:-}" ] && EVAL_ARGS+=(--adapter "$3")
+    EVAL_ARGS+=(--data "$1" --max-tokens "$MAX_TOKENS" --batch 64 --weights "$weights" --out "$2" --json)
+}
+
+eval_line() { # DATA OUT [ADAPTER]: the command as commands.txt shows it
+    eval_args "$@"
+    echo "tinylora eval ${EVAL_ARGS[*]}"
 }
 
 evaluate() { # DATA OUT [ADAPTER]
-    # shellcheck disable=SC2046
-    "$bin" eval $(eval_args "$@")
+    eval_args "$@"
+    "$bin" eval "${EVAL_ARGS[@]}"
 }
 
 publish_eval() { # EVAL_OUT DEST: the evaluation's summary and per-item results, as committed
@@ -118,7 +123,7 @@ run)
     runs=$ROOT/runs/replicate
     mkdir -p "$dest" "$ROOT/results/adapters" "$runs"
     if [ "$row" = base ]; then
-        echo "tinylora eval $(eval_args "$EVAL_DATA" runs/replicate/base/eval)" > "$dest/commands.txt"
+        eval_line "$EVAL_DATA" runs/replicate/base/eval > "$dest/commands.txt"
         evaluate "$EVAL_DATA" "$runs/base/eval" > "$dest/summary.line.json"
     else
         swept=${LR_FROM[$row]:-$row}
@@ -130,7 +135,7 @@ run)
         shown=runs/replicate/$row
         {
             echo "tinylora train $(train_flags "$row" "$lr" "$shown") --json"
-            echo "tinylora eval $(eval_args "$EVAL_DATA" "$shown/eval" "$shown/adapter.tla")"
+            eval_line "$EVAL_DATA" "$shown/eval" "$shown/adapter.tla"
         } > "$dest/commands.txt"
         train "$row" "$lr" "$out" > "$dest/train.json"
         cp "$out/metrics.jsonl" "$dest/metrics.jsonl"
@@ -158,8 +163,7 @@ score)
     [ -f "$dest/summary.json" ] && { echo "$name: already scored ($dest)"; exit 0; }
     mkdir -p "$dest" "$out"
     cp "$adapter" "$out/adapter.tla"
-    echo "tinylora eval $(eval_args "$EVAL_DATA" "runs/controls/$name/eval" "runs/controls/$name/adapter.tla")" \
-        > "$dest/commands.txt"
+    eval_line "$EVAL_DATA" "runs/controls/$name/eval" "runs/controls/$name/adapter.tla" > "$dest/commands.txt"
     evaluate "$EVAL_DATA" "$out/eval" "$out/adapter.tla" > "$dest/summary.line.json"
     cp "$out/adapter.tla" "$dest/$name.tla"
     publish_eval "$out/eval" "$dest"

@@ -53,18 +53,18 @@ def load_row(root, name, config):
     with open(summary_path) as f:
         summary = json.load(f)
     row = {"name": name, "config": config, "summary": summary, "items": per_item(os.path.join(rows, "results.jsonl.gz"))}
-    row["trainable_parameters"] = 0
     train_path = os.path.join(rows, "train.json")
+    train = {}
     if os.path.exists(train_path):
         with open(train_path) as f:
-            row["trainable_parameters"] = json.load(f)["trainable_parameters"]
+            train = json.load(f)
+    row["trainable_parameters"] = train.get("trainable_parameters", 0)
     adapter = os.path.join(root, "results", "adapters", name + ".tla")
     row["adapter_bytes"] = os.path.getsize(adapter) if os.path.exists(adapter) else None
     row["uncommitted_adapter_bytes"] = None
     if row["adapter_bytes"] is None and os.path.exists(adapter + ".sha256"):
         # Too large to commit (over 2 MiB): its SHA-256 file is committed, its size is in train.json.
-        with open(train_path) as f:
-            row["uncommitted_adapter_bytes"] = json.load(f)["adapter_bytes"]
+        row["uncommitted_adapter_bytes"] = train["adapter_bytes"]
     metrics_path = os.path.join(rows, "metrics.jsonl")
     if os.path.exists(metrics_path):
         with open(metrics_path) as f:
