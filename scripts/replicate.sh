@@ -59,10 +59,18 @@ grep -q avx512_bf16 /proc/cpuinfo && weights=bf16
 usage() { sed -n '2,8p' "$self" >&2; exit 2; }
 known() { [ "$1" = base ] || [ -n "${CONFIG[$1]:-}" ] || { echo "unknown row '$1'; rows: $ROWS" >&2; exit 2; }; }
 
-train_flags() { # ROW LR OUT
-    local config=${CONFIG[$1]} flags="--backward-weights $weights"
-    [ "$config" = grpo ] && flags="$flags --weights $weights"
-    echo "--config results/configs/$config.yaml --model $MODEL ${ARGS[$1]} --lr $2 --out $3 $flags $EXTRA"
+train_args() { # ROW LR OUT: sets TRAIN_ARGS, the arguments of every `tinylora train` here but REPLICATE_TRAIN_EXTRA's
+    local sizing
+    read -ra sizing <<< "${ARGS[$1]}"
+    TRAIN_ARGS=(--config "results/configs/${CONFIG[$1]}.yaml" --model "$MODEL" "${sizing[@]}" --lr "$2" --out "$3"
+                --backward-weights "$weights")
+    [ "${CONFIG[$1]}" = grpo ] && TRAIN_ARGS+=(--weights "$weights")
+    return 0
+}
+
+train_line() { # ROW LR OUT: the command as commands.txt shows it
+    train_args "$@"
+    echo "tinylora train ${TRAIN_ARGS[*]} $EXTRA --json"
 }
 
 eval_args() { # DATA OUT [ADAPTER]: sets EVAL_ARGS, the arguments of every `tinylora eval` here
@@ -88,10 +96,11 @@ publish_eval() { # EVAL_OUT DEST: the evaluation's summary and per-item results,
 
 train() { # ROW LR OUT [extra flags]
     local row=$1 lr=$2 out=$3; shift 3
-    local resume=()
+    local resume=() extra
     [ -d "$out/checkpoints" ] && resume=(--resume)
-    # shellcheck disable=SC2046
-    "$bin" train $(train_flags "$row" "$lr" "$out") "${resume[@]}" "$@" --json
+    read -ra extra <<< "$EXTRA"
+    train_args "$row" "$lr" "$out"
+    "$bin" train "${TRAIN_ARGS[@]}" "${extra[@]}" "${resume[@]}" "$@" --json
 }
 
 case "${1:-}" in
@@ -134,7 +143,7 @@ run)
         # REPLICATE_ROOT is; a resumed run adds --resume).
         shown=runs/replicate/$row
         {
-            echo "tinylora train $(train_flags "$row" "$lr" "$shown") --json"
+            train_line "$row" "$lr" "$shown"
             eval_line "$EVAL_DATA" "$shown/eval" "$shown/adapter.tla"
         } > "$dest/commands.txt"
         train "$row" "$lr" "$out" > "$dest/train.json"
