@@ -70,53 +70,18 @@ public struct Sampler {
     /// Argmax of the penalized logits, ties to the lowest id, NaN ignored. Without a repetition penalty the logits
     /// are read as they are (the penalized copy would equal them, NaN aside, which the argmax ignores anyway).
     private mutating func greedy(logits: ArraySlice<Float>, previousTokens: Set<Int>) throws -> Int {
+        func argmax(_ x: UnsafeBufferPointer<Float>) -> Int {
+            x.baseAddress.map { Kernels.argmax($0, count: x.count) } ?? -1
+        }
         let best: Int
         if parameters.repetitionPenalty == 1 {
-            best = logits.withUnsafeBufferPointer { Sampler.firstLargest($0) }
+            best = logits.withUnsafeBufferPointer(argmax)
         } else {
             penalize(logits: logits, previousTokens: previousTokens)
-            best = scaled.withUnsafeBufferPointer { Sampler.firstLargest($0) }
+            best = scaled.withUnsafeBufferPointer(argmax)
         }
         guard best >= 0 else {
             throw SamplingError.invalidLogits("no logit is a number above -infinity (\(logits.count) values)")
-        }
-        return best
-    }
-
-    /// The lowest index i with x[i] > −∞ and x[i] >= every other x[j] that is a number; −1 if there is none (NaN
-    /// is never chosen). Each of 16 lanes keeps its first largest value and that value's index (strict >, so a
-    /// later equal value does not replace it); then the lanes' largest value wins, the lowest index among equal
-    /// ones; the last < 16 values, above every lane's indices, replace it only when strictly larger.
-    static func firstLargest(_ values: UnsafeBufferPointer<Float>) -> Int {
-        guard let x = values.baseAddress else { return -1 }
-        let n = values.count
-        var laneValue = SIMD16<Float>(repeating: -.infinity)
-        var laneIndex = SIMD16<Int32>(repeating: -1)
-        var index = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-        var i = 0
-        while i + 16 <= n {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
-            let larger = v .> laneValue
-            laneValue.replace(with: v, where: larger)
-            laneIndex.replace(with: index, where: larger)
-            index &+= 16
-            i += 16
-        }
-        var best = -1
-        var bestValue = -Float.infinity
-        for lane in 0 ..< 16 where laneIndex[lane] >= 0 {
-            let value = laneValue[lane], at = Int(laneIndex[lane])
-            if value > bestValue || (value == bestValue && at < best) {
-                best = at
-                bestValue = value
-            }
-        }
-        while i < n {
-            if x[i] > bestValue {
-                best = i
-                bestValue = x[i]
-            }
-            i += 1
         }
         return best
     }
@@ -179,9 +144,9 @@ public struct Sampler {
         }
         var total = sumChunks()
         if parameters.topP < 1 || parameters.minP > 0 {
-            if parameters.topP < 1 { total = applyTopP(Double(parameters.topP), total: total) }
-            if parameters.minP > 0 { total = applyMinP(parameters.minP) }
-            _ = sumChunks()
+            if parameters.topP < 1 { applyTopP(Double(parameters.topP), total: total) }
+            if parameters.minP > 0 { applyMinP(parameters.minP) }
+            total = sumChunks() // the kept mass, summed as the draw walks it
         }
         return total
     }
@@ -278,7 +243,7 @@ public struct Sampler {
     /// topP × total. Only tokens above a weight floor are sorted: the floor starts at 10⁻⁴ × the largest weight (1)
     /// and is lowered until the tokens above it hold >= topP × total, so the kept prefix lies among them (every
     /// token below the floor ranks after them).
-    private mutating func applyTopP(_ topP: Double, total: Double) -> Double {
+    private mutating func applyTopP(_ topP: Double, total: Double) {
         let target = topP * total
         var floor: Float = 1e-4
         while true {
@@ -310,19 +275,14 @@ public struct Sampler {
                 w[token] = Float(bitPattern: UInt32(key >> 32))
             }
         }
-        return before
     }
 
     /// Removes tokens with p < minP · max p (the most probable token always stays).
-    private mutating func applyMinP(_ minP: Float) -> Double {
-        var mass = 0.0
+    private mutating func applyMinP(_ minP: Float) {
         weights.withUnsafeMutableBufferPointer { w in
             let threshold = minP * max(0, Kernels.maximum(w.baseAddress!, count: w.count))
-            for i in 0 ..< w.count {
-                if w[i] < threshold { w[i] = 0 } else { mass += Double(w[i]) }
-            }
+            for i in 0 ..< w.count where w[i] < threshold { w[i] = 0 }
         }
-        return mass
     }
 }
 

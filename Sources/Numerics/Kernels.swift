@@ -140,14 +140,38 @@ public enum Kernels {
         return m + Float(log(s))
     }
 
-    /// Index of the largest element (the first one on ties); −1 for n = 0. NaNs are never chosen unless all are.
+    /// The lowest index i with x[i] > −∞ and x[i] >= every other x[j] that is a number; −1 if there is none (NaN
+    /// is never chosen). Each of 16 lanes keeps its first largest value and that value's index (strict >, so a
+    /// later equal value does not replace it); then the lanes' largest value wins, the lowest index among equal
+    /// ones; the last < 16 values, above every lane's indices, replace it only when strictly larger.
     public static func argmax(_ x: UnsafePointer<Float>, count n: Int) -> Int {
-        guard n > 0 else { return -1 }
-        var best = 0
-        var bestValue = x[0]
-        for i in 1 ..< n where x[i] > bestValue || (bestValue.isNaN && !x[i].isNaN) {
-            best = i
-            bestValue = x[i]
+        var laneValue = SIMD16<Float>(repeating: -.infinity)
+        var laneIndex = SIMD16<Int32>(repeating: -1)
+        var index = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        var i = 0
+        while i + 16 <= n {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            let larger = v .> laneValue
+            laneValue.replace(with: v, where: larger)
+            laneIndex.replace(with: index, where: larger)
+            index &+= 16
+            i += 16
+        }
+        var best = -1
+        var bestValue = -Float.infinity
+        for lane in 0 ..< 16 where laneIndex[lane] >= 0 {
+            let value = laneValue[lane], at = Int(laneIndex[lane])
+            if value > bestValue || (value == bestValue && at < best) {
+                best = at
+                bestValue = value
+            }
+        }
+        while i < n {
+            if x[i] > bestValue {
+                best = i
+                bestValue = x[i]
+            }
+            i += 1
         }
         return best
     }

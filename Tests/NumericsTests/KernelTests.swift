@@ -126,6 +126,30 @@ final class KernelTests: XCTestCase {
         let best = x.indices.max { x[$0] < x[$1] }!
         XCTAssertEqual(Kernels.argmax(x, count: x.count), best)
         XCTAssertEqual(Kernels.argmax([1, 3, 3, 2], count: 4), 1, "first index wins ties")
+    }
+
+    /// `argmax` against a plain scan (lowest index of the largest number above −∞, NaN skipped, −1 if none) on
+    /// lengths around the 16-lane blocks, with ties inside a lane, across lanes and between the blocks and the tail.
+    func testArgmaxIsTheFirstLargestNumber() {
+        func reference(_ x: [Float]) -> Int {
+            var best = -1
+            for i in x.indices where x[i] > -.infinity && (best < 0 || x[i] > x[best]) { best = i }
+            return best
+        }
+        var rng = Rng(state: 12)
+        for n in [1, 2, 15, 16, 17, 31, 32, 33, 47, 100] {
+            for trial in 0 ..< 20 {
+                // Few distinct values, so ties are common; some NaN and −∞.
+                var x = rng.array(n, scale: 2).map { Float(Int($0)) }
+                if trial % 3 == 0 { x[trial % n] = .nan }
+                if trial % 4 == 0 { x[(trial * 7) % n] = -.infinity }
+                XCTAssertEqual(Kernels.argmax(x, count: n), reference(x), "n = \(n), trial \(trial): \(x)")
+            }
+        }
+        XCTAssertEqual(Kernels.argmax([Float](repeating: 1, count: 40) + [1], count: 41), 0, "ties: the first index")
+        XCTAssertEqual(Kernels.argmax([Float](repeating: 0, count: 32) + [1], count: 33), 32, "largest in the tail")
+        XCTAssertEqual(Kernels.argmax([.nan, -.infinity, .nan], count: 3), -1, "no number above −∞")
+        XCTAssertEqual(Kernels.argmax([.nan, -.infinity, -5], count: 3), 2)
         // Large values must not overflow.
         XCTAssertEqual(Kernels.logSumExp([1000, 1000], count: 2), 1000 + Float(log(2.0)), accuracy: 1e-3)
     }
