@@ -133,7 +133,7 @@ def sweeps_table(root, configs, lr_from):
             continue
         with open(path) as f:
             tried = [line.rstrip("\n").split("\t") for line in f.readlines()[1:] if line.strip()]
-        scores = ", ".join(f"{lr}: {100 * float(acc):.0f}%" for lr, acc, *_ in tried)
+        scores = ", ".join(f"{lr}: {100 * float(acc):.0f}%" for lr, acc, *_ in tried) or "sweeping, no rate scored yet"
         lines.append(f"| `{name}` | {scores} | {learning_rate(root, name, lr_from) or '— (sweep unfinished)'} |")
     return "\n".join(lines)
 
