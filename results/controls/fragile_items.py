@@ -7,25 +7,22 @@ independently of the others, its flips would be spread over the 400 items; the s
 they actually fall on, against the number expected under independence (400 × (1 − Π(1 − fᵢ/400)) for flip counts
 fᵢ), and how many of each trained row's gains some control gains too.
 
-usage: python3 results/controls/fragile_items.py     (from the repository root; standard library only)
+usage: python3 results/controls/fragile_items.py     (from the repository root; standard library and scripts/ only)
 """
 import collections
-import gzip
-import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from results_report import per_item  # noqa: E402  (the reading the results table's paired counts use)
 
 ROWS = ["tinylora-1-grpo", "tinylora-13-grpo", "tinylora-13-bf16-grpo"]
 CONTROLS = ["random-1", "random-2", "negated", "tinylora-1-negated"]
 
 
-def correctness(path):
-    """Item id → whether the row's single greedy answer is right."""
-    with gzip.open(path, "rt") as f:
-        return {r["id"]: bool(r["correct"]) for r in map(json.loads, f)}
-
-
-base = correctness("results/rows/base/results.jsonl.gz")
-runs = {name: correctness(f"results/rows/{name}/results.jsonl.gz") for name in ROWS}
-runs.update({name: correctness(f"results/controls/{name}/results.jsonl.gz") for name in CONTROLS})
+base = per_item("results/rows/base/results.jsonl.gz")
+runs = {name: per_item(f"results/rows/{name}/results.jsonl.gz") for name in ROWS}
+runs.update({name: per_item(f"results/controls/{name}/results.jsonl.gz") for name in CONTROLS})
 for name, result in runs.items():
     if result.keys() != base.keys():
         raise SystemExit(f"{name}: its items are not the base row's")
